@@ -1,0 +1,180 @@
+//! Benchmark cases: one workload value paired with every competitor that can
+//! encode it, behind one object-safe trait so the comparison binary, the
+//! divan benches and the tests can loop over them.
+
+use std::collections::HashMap;
+
+use facet::Facet;
+use serde::Serialize;
+
+use crate::workloads::{
+    GnarlyPayload, ManyVariants, NumericBuffer, OptionHeavy, PointerHeavy, Tree, WideStruct,
+};
+
+/// An encoder being compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Competitor {
+    /// serde's derived `Serialize` driving `postcard`, the reference bytes.
+    SerdePostcard,
+    /// facet's reflective serializer, `facet-postcard`.
+    FacetPostcard,
+    /// jitcard on one of its engines.
+    Jitcard(jitcard::Engine),
+}
+
+impl Competitor {
+    /// Every competitor, the reference first.
+    pub fn all() -> Vec<Competitor> {
+        let mut all = vec![Competitor::SerdePostcard, Competitor::FacetPostcard];
+        all.extend(jitcard_engines().into_iter().map(Competitor::Jitcard));
+        all
+    }
+
+    /// The column name used in tables, reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Competitor::SerdePostcard => "serde+postcard",
+            Competitor::FacetPostcard => "facet-postcard",
+            Competitor::Jitcard(engine) => engine.name(),
+        }
+    }
+
+    /// The competitor with this [`name`](Self::name).
+    pub fn parse(name: &str) -> Option<Competitor> {
+        Competitor::all().into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// Every jitcard engine available in this build.
+pub fn jitcard_engines() -> Vec<jitcard::Engine> {
+    vec![jitcard::Engine::Interpreter]
+}
+
+/// One workload value, encodable by every competitor.
+pub trait Case {
+    /// The workload's name, e.g. `gnarly_16`.
+    fn name(&self) -> &str;
+    /// Appends the value's encoding by `competitor` to `out`.
+    fn encode(&self, competitor: Competitor, out: &mut Vec<u8>) -> Result<(), String>;
+    /// The value, for mismatch reports.
+    fn describe(&self) -> String;
+}
+
+/// A typed [`Case`]: the value plus its jitcard encoders, built once.
+pub struct TypedCase<T: Facet<'static>> {
+    name: String,
+    value: T,
+    encoders: HashMap<jitcard::Engine, Result<jitcard::Encoder<T>, jitcard::Error>>,
+}
+
+impl<T: Facet<'static> + Serialize + std::fmt::Debug> TypedCase<T> {
+    /// Pairs `value` with encoders for every jitcard engine.
+    pub fn new(name: impl Into<String>, value: T) -> Self {
+        let encoders = jitcard_engines()
+            .into_iter()
+            .map(|engine| (engine, jitcard::Encoder::<T>::new(engine)))
+            .collect();
+        TypedCase {
+            name: name.into(),
+            value,
+            encoders,
+        }
+    }
+}
+
+/// postcard output flavor appending to a borrowed `Vec<u8>`: the fastest
+/// way to drive serde+postcard into a reused buffer.
+struct AppendToVec<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for AppendToVec<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends serde+postcard's encoding of `value` to `out`.
+pub fn serde_postcard_append<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    postcard::serialize_with_flavor(value, AppendToVec(out)).map_err(|e| e.to_string())
+}
+
+impl<T: Facet<'static> + Serialize + std::fmt::Debug> Case for TypedCase<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[inline]
+    fn encode(&self, competitor: Competitor, out: &mut Vec<u8>) -> Result<(), String> {
+        match competitor {
+            Competitor::SerdePostcard => serde_postcard_append(&self.value, out),
+            Competitor::FacetPostcard => {
+                facet_postcard::to_writer_fallible(&self.value, out).map_err(|e| e.to_string())
+            }
+            Competitor::Jitcard(engine) => match self.encoders.get(&engine) {
+                Some(Ok(encoder)) => encoder.encode(&self.value, out).map_err(|e| e.to_string()),
+                Some(Err(error)) => Err(error.to_string()),
+                None => Err(format!("no encoder built for {engine:?}")),
+            },
+        }
+    }
+
+    fn describe(&self) -> String {
+        let text = format!("{:?}", self.value);
+        if text.len() > 400 {
+            format!("{}…", &text[..text.floor_char_boundary(400)])
+        } else {
+            text
+        }
+    }
+}
+
+/// The names of the built-in workloads, in table order.
+pub const WORKLOADS: &[&str] = &[
+    "gnarly_1",
+    "gnarly_16",
+    "gnarly_256",
+    "wide",
+    "many_variants",
+    "tree",
+    "numeric",
+    "option_heavy",
+    "pointer_heavy",
+];
+
+/// The workload called `name`, built with the default sizes and seed.
+pub fn case(name: &str) -> Option<Box<dyn Case>> {
+    const SEED: u64 = 0x5EED;
+    Some(match name {
+        "gnarly_1" => Box::new(TypedCase::new(name, GnarlyPayload::new(1, SEED))),
+        "gnarly_16" => Box::new(TypedCase::new(name, GnarlyPayload::new(16, SEED))),
+        "gnarly_256" => Box::new(TypedCase::new(name, GnarlyPayload::new(256, SEED))),
+        "wide" => Box::new(TypedCase::new(name, WideStruct::new(SEED))),
+        "many_variants" => Box::new(TypedCase::new(name, ManyVariants::list(64, SEED))),
+        "tree" => Box::new(TypedCase::new(name, Tree::new(10, SEED))),
+        "numeric" => Box::new(TypedCase::new(name, NumericBuffer::new(4096, SEED))),
+        "option_heavy" => Box::new(TypedCase::new(name, OptionHeavy::list(64, SEED))),
+        "pointer_heavy" => Box::new(TypedCase::new(name, PointerHeavy::list(64, SEED))),
+        _ => return None,
+    })
+}
+
+/// Every built-in workload.
+pub fn all_cases() -> Vec<Box<dyn Case>> {
+    WORKLOADS.iter().filter_map(|name| case(name)).collect()
+}

@@ -1,0 +1,341 @@
+//! Lowering: `&'static Shape` → [`Plan`].
+//!
+//! Walks the shape graph once, creating one node per distinct type (keyed by
+//! `TypeId`, so a recursive type refers back to its own node). It decides, per
+//! shape, which wire rule applies, using only what facet reflects: scalar type
+//! ids, `Def` vtables, field offsets and element layouts. Shapes postcard
+//! cannot encode are rejected here with the field path; shapes whose wire form
+//! facet defines through attributes (proxies, tagging, `skip_serializing_if`,
+//! ...) become fallback nodes.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+
+use facet_core::{
+    Def, EnumRepr, EnumType, Field, FieldFlags, PointerType, ScalarType, Shape, Type, UserType,
+};
+
+use super::{
+    ArrayOp, DiscriminantRead, Elements, EnumOp, FallbackReason, FieldStep, IntKind, Iteration,
+    ListOp, MapOp, Node, NodeId, Op, OptionOp, Plan, PointerOp, ResultOp, SetOp, SliceOp,
+    StrAccess, VariantStep,
+};
+use crate::Error;
+
+/// Builds the encode plan of `root` and every shape reachable from it.
+///
+/// Fails with [`Error::Unsupported`] (naming the field path) when a reachable
+/// shape has no postcard encoding.
+pub fn lower(root: &'static Shape) -> Result<Plan, Error> {
+    let mut lowerer = Lowerer {
+        nodes: Vec::new(),
+        by_type: HashMap::new(),
+    };
+    let root_id = lowerer.node_for(root, root.to_string())?;
+    Ok(Plan {
+        nodes: lowerer.nodes,
+        root: root_id,
+    })
+}
+
+struct Lowerer {
+    nodes: Vec<Node>,
+    by_type: HashMap<TypeId, NodeId>,
+}
+
+/// A struct's or variant's fields, or the reason it must be delegated whole.
+type FieldsOrFallback = Result<Vec<FieldStep>, FallbackReason>;
+
+impl Lowerer {
+    /// The node of `shape`, lowering it first if this is its first visit.
+    fn node_for(&mut self, shape: &'static Shape, path: String) -> Result<NodeId, Error> {
+        let type_id = shape.id.get();
+        if let Some(&id) = self.by_type.get(&type_id) {
+            return Ok(id);
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        // The op is filled in below; registering the node first is what lets
+        // recursive shapes refer to it while it is being lowered.
+        self.nodes.push(Node {
+            shape,
+            path: path.clone(),
+            op: Op::Nothing,
+        });
+        self.by_type.insert(type_id, id);
+        let op = self.op_for(shape, &path)?;
+        self.nodes[id.index()].op = op;
+        Ok(id)
+    }
+
+    fn op_for(&mut self, shape: &'static Shape, path: &str) -> Result<Op, Error> {
+        if shape.effective_proxy(Some("postcard")).is_some() || shape.opaque_adapter.is_some() {
+            return Ok(Op::Fallback(FallbackReason::Proxy));
+        }
+        if let Some(op) = scalar_op(shape) {
+            return Ok(op);
+        }
+        match shape.def {
+            Def::Option(def) => Ok(Op::Option(OptionOp {
+                vtable: def.vtable,
+                some: self.node_for(def.t, format!("{path}.Some"))?,
+            })),
+            Def::Result(def) => Ok(Op::Result(ResultOp {
+                vtable: def.vtable,
+                ok: self.node_for(def.t, format!("{path}.Ok"))?,
+                err: self.node_for(def.e, format!("{path}.Err"))?,
+            })),
+            Def::List(def) => Ok(Op::List(ListOp {
+                vtable: def.vtable,
+                list_shape: shape,
+                elements: self.elements(def.t, path)?,
+            })),
+            Def::Slice(def) => Ok(Op::Slice(SliceOp {
+                vtable: def.vtable,
+                elements: self.elements(def.t, path)?,
+            })),
+            Def::Array(def) => Ok(Op::Array(ArrayOp {
+                len: def.n,
+                elements: self.elements(def.t, path)?,
+            })),
+            Def::Set(def) => {
+                let Some(iter) = Iteration::of(&def.vtable.iter_vtable) else {
+                    return Ok(Op::Fallback(FallbackReason::NoIterator));
+                };
+                Ok(Op::Set(SetOp {
+                    len: def.vtable.len,
+                    iter,
+                    element: self.node_for(def.t, format!("{path}[]"))?,
+                }))
+            }
+            Def::Map(def) => {
+                let Some(iter) = Iteration::of(&def.vtable.iter_vtable) else {
+                    return Ok(Op::Fallback(FallbackReason::NoIterator));
+                };
+                Ok(Op::Map(MapOp {
+                    len: def.vtable.len,
+                    iter,
+                    key: self.node_for(def.k, format!("{path}{{key}}"))?,
+                    value: self.node_for(def.v, format!("{path}{{value}}"))?,
+                }))
+            }
+            Def::Pointer(def) => {
+                let (Some(borrow), Some(pointee)) = (def.vtable.borrow_fn, def.pointee) else {
+                    return Ok(Op::Fallback(FallbackReason::PointerWithoutBorrow));
+                };
+                Ok(Op::Pointer(PointerOp {
+                    borrow,
+                    known: def.known,
+                    pointee_sized: pointee.layout.sized_layout().is_ok(),
+                    pointee: self.node_for(pointee, format!("{path}*"))?,
+                }))
+            }
+            Def::DynamicValue(_) | Def::NdArray(_) => Ok(Op::Fallback(FallbackReason::Dynamic)),
+            Def::Scalar if is_fieldless_zst(shape) => Ok(Op::Nothing),
+            Def::Scalar => Ok(Op::Fallback(FallbackReason::UnknownScalar)),
+            _ => self.user_type_op(shape, path),
+        }
+    }
+
+    /// Shapes without a `Def`: structs, tuples and enums, or unsupported kinds.
+    fn user_type_op(&mut self, shape: &'static Shape, path: &str) -> Result<Op, Error> {
+        let unsupported = |reason: &str| Error::Unsupported {
+            path: path.to_string(),
+            type_name: shape.to_string(),
+            reason: reason.to_string(),
+        };
+        match shape.ty {
+            Type::User(UserType::Struct(st)) if st.repr.packed => Err(unsupported(
+                "packed structs are not supported: their fields may be unaligned",
+            )),
+            Type::User(UserType::Struct(st)) => match self.fields(st.fields, path)? {
+                Ok(fields) => Ok(Op::Fields(fields)),
+                Err(reason) => Ok(Op::Fallback(reason)),
+            },
+            Type::User(UserType::Enum(et)) => self.enum_op(shape, &et, path),
+            Type::User(UserType::Union(_)) => Err(unsupported("unions have no postcard encoding")),
+            Type::User(UserType::Opaque) => Err(unsupported(
+                "opaque type without a proxy: facet cannot see inside it",
+            )),
+            Type::Pointer(PointerType::Raw(_)) => {
+                Err(unsupported("raw pointers have no postcard encoding"))
+            }
+            Type::Pointer(PointerType::Function(_)) => {
+                Err(unsupported("function pointers have no postcard encoding"))
+            }
+            _ => Err(unsupported("facet describes no layout jitcard can encode")),
+        }
+    }
+
+    fn enum_op(&mut self, shape: &'static Shape, et: &EnumType, path: &str) -> Result<Op, Error> {
+        if shape.tag.is_some() || shape.content.is_some() || shape.is_untagged() {
+            return Ok(Op::Fallback(FallbackReason::EnumRepresentation));
+        }
+        let Some(discriminant) = discriminant_read(et.enum_repr) else {
+            return Ok(Op::Fallback(FallbackReason::EnumWithoutIntegerRepr));
+        };
+        if let Some(reason) = et
+            .variants
+            .iter()
+            .find_map(|v| fields_needing_fallback(v.data.fields))
+        {
+            return Ok(Op::Fallback(reason));
+        }
+        let mut variants = Vec::with_capacity(et.variants.len());
+        for (index, variant) in et.variants.iter().enumerate() {
+            let Some(value) = variant.discriminant else {
+                return Ok(Op::Fallback(FallbackReason::EnumWithoutIntegerRepr));
+            };
+            let variant_path = format!("{path}::{}", variant.name);
+            let fields = match self.fields(variant.data.fields, &variant_path)? {
+                Ok(fields) => fields,
+                Err(reason) => return Ok(Op::Fallback(reason)),
+            };
+            variants.push(VariantStep {
+                name: variant.name,
+                index: index as u32,
+                discriminant: value,
+                fields,
+            });
+        }
+        let dense = variants
+            .iter()
+            .all(|v| v.discriminant == i64::from(v.index));
+        Ok(Op::Enum(EnumOp {
+            discriminant,
+            variants,
+            dense,
+        }))
+    }
+
+    /// Lowers the serialized fields, or says why the owner must fall back.
+    fn fields(&mut self, fields: &'static [Field], path: &str) -> Result<FieldsOrFallback, Error> {
+        if let Some(reason) = fields_needing_fallback(fields) {
+            return Ok(Err(reason));
+        }
+        let mut steps = Vec::with_capacity(fields.len());
+        for field in fields
+            .iter()
+            .filter(|f| !f.should_skip_serializing_unconditional())
+        {
+            let node = self.node_for(field.shape(), format!("{path}.{}", field.name))?;
+            steps.push(FieldStep {
+                name: field.name,
+                offset: field.offset,
+                node,
+            });
+        }
+        Ok(Ok(steps))
+    }
+
+    fn elements(&mut self, element: &'static Shape, path: &str) -> Result<Elements, Error> {
+        let element_path = format!("{path}[]");
+        let Ok(layout) = element.layout.sized_layout() else {
+            return Err(Error::Unsupported {
+                path: element_path,
+                type_name: element.to_string(),
+                reason: "unsized elements".to_string(),
+            });
+        };
+        Ok(Elements {
+            node: self.node_for(element, element_path)?,
+            stride: layout.size(),
+            memory_is_wire: memory_is_wire(element),
+        })
+    }
+}
+
+/// The wire rule of a scalar facet identifies by type id, if jitcard has one.
+fn scalar_op(shape: &'static Shape) -> Option<Op> {
+    let pointer_wide = core::mem::size_of::<usize>() == 8;
+    Some(match shape.scalar_type()? {
+        ScalarType::Unit => Op::Nothing,
+        ScalarType::Bool => Op::Bool,
+        ScalarType::Char => Op::Char,
+        ScalarType::U8 | ScalarType::I8 => Op::Byte,
+        ScalarType::U16 => Op::Int(IntKind::U16),
+        ScalarType::U32 => Op::Int(IntKind::U32),
+        ScalarType::U64 => Op::Int(IntKind::U64),
+        ScalarType::U128 => Op::Int(IntKind::U128),
+        ScalarType::USize => Op::Int(if pointer_wide {
+            IntKind::U64
+        } else {
+            IntKind::U32
+        }),
+        ScalarType::I16 => Op::Int(IntKind::I16),
+        ScalarType::I32 => Op::Int(IntKind::I32),
+        ScalarType::I64 => Op::Int(IntKind::I64),
+        ScalarType::I128 => Op::Int(IntKind::I128),
+        ScalarType::ISize => Op::Int(if pointer_wide {
+            IntKind::I64
+        } else {
+            IntKind::I32
+        }),
+        ScalarType::F32 => Op::F32,
+        ScalarType::F64 => Op::F64,
+        ScalarType::String => Op::Str(StrAccess::String),
+        ScalarType::Str if shape.id.get() == TypeId::of::<&str>() => Op::Str(StrAccess::StrRef),
+        ScalarType::Str if shape.layout.sized_layout().is_err() => Op::Str(StrAccess::Unsized),
+        // `Cow<str>` is reached through its pointer def; other scalars
+        // (type ids, addresses, ...) have no jitcard wire rule.
+        _ => return None,
+    })
+}
+
+/// Whether an element's bytes in memory equal its postcard bytes.
+fn memory_is_wire(shape: &'static Shape) -> bool {
+    match shape.scalar_type() {
+        Some(ScalarType::U8 | ScalarType::I8 | ScalarType::Bool) => true,
+        Some(ScalarType::F32 | ScalarType::F64) => cfg!(target_endian = "little"),
+        _ => false,
+    }
+}
+
+/// `PhantomData` and friends: facet calls them scalars, serde writes nothing.
+fn is_fieldless_zst(shape: &'static Shape) -> bool {
+    let zero_sized = shape.layout.sized_layout().is_ok_and(|l| l.size() == 0);
+    let fieldless = matches!(shape.ty, Type::User(UserType::Struct(st)) if st.fields.is_empty());
+    zero_sized && fieldless
+}
+
+/// The first field attribute that makes what is written depend on facet's
+/// attribute semantics rather than on the field list.
+fn fields_needing_fallback(fields: &'static [Field]) -> Option<FallbackReason> {
+    fields.iter().find_map(|field| {
+        let attribute = if field.should_skip_serializing_unconditional() {
+            return None;
+        } else if field.skip_serializing_if.is_some() {
+            "skip_serializing_if"
+        } else if field.flags.contains(FieldFlags::FLATTEN) {
+            "flatten"
+        } else if field.has_any_proxy() {
+            "proxy"
+        } else if field.is_metadata() {
+            "metadata"
+        } else {
+            return None;
+        };
+        Some(FallbackReason::FieldAttribute {
+            field: field.name,
+            attribute,
+        })
+    })
+}
+
+fn discriminant_read(repr: EnumRepr) -> Option<DiscriminantRead> {
+    let pointer_wide = core::mem::size_of::<usize>() == 8;
+    Some(match repr {
+        EnumRepr::U8 => DiscriminantRead::U8,
+        EnumRepr::U16 => DiscriminantRead::U16,
+        EnumRepr::U32 => DiscriminantRead::U32,
+        EnumRepr::U64 => DiscriminantRead::U64,
+        EnumRepr::USize if pointer_wide => DiscriminantRead::U64,
+        EnumRepr::USize => DiscriminantRead::U32,
+        EnumRepr::I8 => DiscriminantRead::I8,
+        EnumRepr::I16 => DiscriminantRead::I16,
+        EnumRepr::I32 => DiscriminantRead::I32,
+        EnumRepr::I64 => DiscriminantRead::I64,
+        EnumRepr::ISize if pointer_wide => DiscriminantRead::I64,
+        EnumRepr::ISize => DiscriminantRead::I32,
+        EnumRepr::Rust | EnumRepr::RustNPO => return None,
+    })
+}
