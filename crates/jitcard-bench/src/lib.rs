@@ -11,4 +11,6 @@
 
 pub mod cases;
 pub mod diff;
+pub mod measure;
+pub mod report;
 pub mod workloads;

@@ -1,0 +1,177 @@
+//! Side-by-side timing of competitors on one case.
+//!
+//! Before timing, every competitor's bytes are compared with serde+postcard's;
+//! a competitor that disagrees (or fails) is refused, never timed. Timing then
+//! runs batches round-robin across the accepted competitors, so slow drift of
+//! the machine (frequency, other load) hits all of them alike, and reports the
+//! median time per encode with the min–max of the batch means.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::cases::{Case, Competitor};
+use crate::diff::mismatch_report;
+
+/// How long a competitor was measured to take on a case.
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    /// Size of one encoding in bytes.
+    pub bytes: usize,
+    /// Median over batches of the mean time per encode.
+    pub median_ns: f64,
+    /// Fastest batch mean.
+    pub min_ns: f64,
+    /// Slowest batch mean.
+    pub max_ns: f64,
+    /// Number of batches.
+    pub samples: usize,
+    /// Encodes per batch.
+    pub iterations: u64,
+}
+
+impl Measurement {
+    /// Throughput of output bytes, in MB/s (10^6 bytes per second).
+    pub fn megabytes_per_second(&self) -> f64 {
+        self.bytes as f64 / self.median_ns * 1e3
+    }
+}
+
+/// What happened to one competitor on one case.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Bytes verified equal to postcard's, then timed.
+    Measured(Measurement),
+    /// Not timed: its bytes differ from postcard's, or it failed.
+    Refused(String),
+}
+
+/// One row of results: a case × competitor.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub workload: String,
+    pub competitor: Competitor,
+    pub outcome: Outcome,
+}
+
+/// Target duration of one batch: long enough that timer resolution is noise.
+const BATCH_TARGET: Duration = Duration::from_micros(500);
+const MIN_SAMPLES: usize = 15;
+const MAX_SAMPLES: usize = 400;
+
+/// Verifies, then times, each competitor on `case` within about `budget`.
+pub fn measure_case(case: &dyn Case, competitors: &[Competitor], budget: Duration) -> Vec<Row> {
+    let mut reference = Vec::new();
+    let reference = case
+        .encode(Competitor::SerdePostcard, &mut reference)
+        .map(|()| reference);
+    let verdicts: Vec<(Competitor, Result<usize, String>)> = competitors
+        .iter()
+        .map(|&c| (c, verify(case, c, &reference)))
+        .collect();
+    let accepted: Vec<Competitor> = verdicts
+        .iter()
+        .filter(|(_, v)| v.is_ok())
+        .map(|(c, _)| *c)
+        .collect();
+
+    let iterations: Vec<u64> = accepted.iter().map(|&c| calibrate(case, c)).collect();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); accepted.len()];
+    let mut buffer = Vec::new();
+    let started = Instant::now();
+    while !accepted.is_empty()
+        && samples[0].len() < MAX_SAMPLES
+        && (started.elapsed() < budget || samples[0].len() < MIN_SAMPLES)
+    {
+        for (index, &competitor) in accepted.iter().enumerate() {
+            samples[index].push(time_batch(case, competitor, iterations[index], &mut buffer));
+        }
+    }
+
+    verdicts
+        .into_iter()
+        .map(|(competitor, verdict)| {
+            let outcome = match verdict {
+                Err(why) => Outcome::Refused(why),
+                Ok(bytes) => {
+                    let index = accepted
+                        .iter()
+                        .position(|&c| c == competitor)
+                        .expect("accepted");
+                    let mut batch_means = std::mem::take(&mut samples[index]);
+                    batch_means.sort_by(f64::total_cmp);
+                    Outcome::Measured(Measurement {
+                        bytes,
+                        median_ns: batch_means[batch_means.len() / 2],
+                        min_ns: batch_means[0],
+                        max_ns: batch_means[batch_means.len() - 1],
+                        samples: batch_means.len(),
+                        iterations: iterations[index],
+                    })
+                }
+            };
+            Row {
+                workload: case.name().to_string(),
+                competitor,
+                outcome,
+            }
+        })
+        .collect()
+}
+
+/// Encodes once and compares with the reference; returns the size on success.
+fn verify(
+    case: &dyn Case,
+    competitor: Competitor,
+    reference: &Result<Vec<u8>, String>,
+) -> Result<usize, String> {
+    let reference = reference
+        .as_ref()
+        .map_err(|e| format!("serde+postcard failed: {e}"))?;
+    let mut actual = Vec::new();
+    case.encode(competitor, &mut actual)
+        .map_err(|e| format!("{} failed: {e}", competitor.name()))?;
+    match mismatch_report(
+        case.name(),
+        &case.describe(),
+        "serde+postcard",
+        reference,
+        competitor.name(),
+        &actual,
+    ) {
+        Some(report) => Err(report),
+        None => Ok(actual.len()),
+    }
+}
+
+/// Doubles the batch size until one batch takes [`BATCH_TARGET`].
+fn calibrate(case: &dyn Case, competitor: Competitor) -> u64 {
+    let mut buffer = Vec::new();
+    let mut iterations = 1;
+    loop {
+        let started = Instant::now();
+        time_batch(case, competitor, iterations, &mut buffer);
+        if started.elapsed() >= BATCH_TARGET || iterations >= 1 << 24 {
+            return iterations;
+        }
+        iterations *= 2;
+    }
+}
+
+/// Mean nanoseconds per encode over one batch of `iterations` encodes into a
+/// reused buffer.
+fn time_batch(
+    case: &dyn Case,
+    competitor: Competitor,
+    iterations: u64,
+    buffer: &mut Vec<u8>,
+) -> f64 {
+    let started = Instant::now();
+    for _ in 0..iterations {
+        buffer.clear();
+        // Verified beforehand; a failure here would show as an absurd time,
+        // and the bytes are kept alive so nothing is optimized away.
+        let _ = black_box(case.encode(competitor, buffer));
+        black_box(&buffer);
+    }
+    started.elapsed().as_nanos() as f64 / iterations as f64
+}

@@ -1,0 +1,208 @@
+//! Presenting measurements: the console table, `report.md` and the
+//! `encode.svg` bar chart (ratio to serde+postcard, log scale).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::cases::Competitor;
+use crate::measure::{Measurement, Outcome, Row};
+
+/// The serde+postcard measurement of `workload`, the baseline of ratios.
+fn baseline<'a>(rows: &'a [Row], workload: &str) -> Option<&'a Measurement> {
+    rows.iter().find_map(|r| match &r.outcome {
+        Outcome::Measured(m)
+            if r.workload == workload && r.competitor == Competitor::SerdePostcard =>
+        {
+            Some(m)
+        }
+        _ => None,
+    })
+}
+
+fn ratio(rows: &[Row], row: &Row, m: &Measurement) -> Option<f64> {
+    baseline(rows, &row.workload).map(|b| m.median_ns / b.median_ns)
+}
+
+/// The table as aligned plain text.
+pub fn console_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<15} {:<16} {:>8} {:>12} {:>25} {:>9} {:>9}",
+        "workload", "engine", "bytes", "median ns", "(min – max)", "MB/s", "vs serde"
+    );
+    for row in rows {
+        match &row.outcome {
+            Outcome::Measured(m) => {
+                let ratio = ratio(rows, row, m).map_or("-".to_string(), |r| format!("{r:.2}x"));
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:<16} {:>8} {:>12.1} {:>25} {:>9.1} {:>9}",
+                    row.workload,
+                    row.competitor.name(),
+                    m.bytes,
+                    m.median_ns,
+                    format!("({:.1} – {:.1})", m.min_ns, m.max_ns),
+                    m.megabytes_per_second(),
+                    ratio
+                );
+            }
+            Outcome::Refused(why) => {
+                let first_line = why.lines().next().unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:<16} REFUSED (not timed): {first_line}",
+                    row.workload,
+                    row.competitor.name()
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The full markdown report: the command, the table, and refusal details.
+pub fn markdown(rows: &[Row], command: &str, machine: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# jitcard encode comparison\n");
+    let _ = writeln!(out, "Command: `{command}`  ");
+    let _ = writeln!(out, "Machine: {machine}\n");
+    let _ = writeln!(
+        out,
+        "Median time per encode into a reused buffer, over batches run round-robin \
+         across engines; every engine's bytes were verified equal to serde+postcard's \
+         before timing. Ratio < 1 is faster than serde+postcard.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| workload | engine | bytes | median ns | min – max ns | MB/s | vs serde |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
+    let mut refusals = Vec::new();
+    for row in rows {
+        match &row.outcome {
+            Outcome::Measured(m) => {
+                let ratio = ratio(rows, row, m).map_or("-".to_string(), |r| format!("{r:.2}"));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {:.1} | {:.1} – {:.1} | {:.1} | {} |",
+                    row.workload,
+                    row.competitor.name(),
+                    m.bytes,
+                    m.median_ns,
+                    m.min_ns,
+                    m.max_ns,
+                    m.megabytes_per_second(),
+                    ratio
+                );
+            }
+            Outcome::Refused(why) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | refused | | | | |",
+                    row.workload,
+                    row.competitor.name()
+                );
+                refusals.push(format!(
+                    "- **{} / {}**:\n\n```\n{why}\n```",
+                    row.workload,
+                    row.competitor.name()
+                ));
+            }
+        }
+    }
+    if !refusals.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Refused (bytes differ from postcard, or the engine failed)\n"
+        );
+        for refusal in refusals {
+            let _ = writeln!(out, "{refusal}\n");
+        }
+    }
+    out
+}
+
+/// Draws median time relative to serde+postcard, one bar group per workload.
+pub fn chart(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut workloads: Vec<&str> = Vec::new();
+    let mut competitors: Vec<Competitor> = Vec::new();
+    for row in rows {
+        if !workloads.contains(&row.workload.as_str()) {
+            workloads.push(&row.workload);
+        }
+        if !competitors.contains(&row.competitor) {
+            competitors.push(row.competitor);
+        }
+    }
+    let bars: Vec<(usize, usize, f64)> = rows
+        .iter()
+        .filter_map(|row| match &row.outcome {
+            Outcome::Measured(m) => Some((
+                workloads.iter().position(|w| *w == row.workload)?,
+                competitors.iter().position(|c| *c == row.competitor)?,
+                ratio(rows, row, m)?,
+            )),
+            Outcome::Refused(_) => None,
+        })
+        .collect();
+    let (low, high) = bars
+        .iter()
+        .fold((1.0f64, 1.0f64), |(lo, hi), b| (lo.min(b.2), hi.max(b.2)));
+
+    let root = SVGBackend::new(path, (1200, 640)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "median encode time relative to serde+postcard (lower is faster)",
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(
+            0f64..workloads.len() as f64,
+            ((low * 0.5)..(high * 2.0)).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(workloads.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let slot = x - x.floor();
+            match workloads.get(x.floor() as usize) {
+                Some(name) if (slot - 0.5).abs() < 0.01 => name.to_string(),
+                _ => String::new(),
+            }
+        })
+        .y_desc("time / serde+postcard time")
+        .y_label_formatter(&|y| format!("{y:.2}x"))
+        .draw()?;
+
+    let group_width = 0.8;
+    let bar_width = group_width / competitors.len().max(1) as f64;
+    for (index, competitor) in competitors.iter().enumerate() {
+        let color = Palette99::pick(index).to_rgba();
+        let series = bars.iter().filter(|b| b.1 == index).map(|&(w, c, value)| {
+            let left = w as f64 + (1.0 - group_width) / 2.0 + c as f64 * bar_width;
+            Rectangle::new(
+                [(left, low * 0.5), (left + bar_width * 0.9, value)],
+                color.filled(),
+            )
+        });
+        chart
+            .draw_series(series)?
+            .label(competitor.name())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
