@@ -1,1 +1,44 @@
-fn main() {}
+//! divan benches: every built-in workload × every engine, encoding into a
+//! reused buffer (the same loop the comparison binary times).
+//!
+//! `cargo bench -p jitcard-bench` runs them all; filter with a name, e.g.
+//! `cargo bench -p jitcard-bench -- gnarly_16`.
+
+use divan::Bencher;
+use divan::counter::BytesCount;
+use jitcard_bench::cases::{self, Competitor, WORKLOADS};
+
+fn main() {
+    divan::main();
+}
+
+fn run(bencher: Bencher, workload: &str, competitor: Competitor) {
+    let case = cases::case(workload).expect("known workload");
+    let mut buffer = Vec::new();
+    case.encode(competitor, &mut buffer)
+        .expect("engine encodes the workload");
+    let bytes = buffer.len();
+    bencher.counter(BytesCount::new(bytes)).bench_local(|| {
+        buffer.clear();
+        case.encode(competitor, &mut buffer)
+    });
+}
+
+#[divan::bench(args = WORKLOADS)]
+fn serde_postcard(bencher: Bencher, workload: &str) {
+    run(bencher, workload, Competitor::SerdePostcard);
+}
+
+#[divan::bench(args = WORKLOADS)]
+fn facet_postcard(bencher: Bencher, workload: &str) {
+    run(bencher, workload, Competitor::FacetPostcard);
+}
+
+#[divan::bench(args = WORKLOADS)]
+fn jitcard_interp(bencher: Bencher, workload: &str) {
+    run(
+        bencher,
+        workload,
+        Competitor::Jitcard(jitcard::Engine::Interpreter),
+    );
+}

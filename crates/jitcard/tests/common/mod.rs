@@ -1,0 +1,77 @@
+//! Shared differential check: jitcard (every engine) against serde+postcard
+//! and facet-postcard, with a report naming the type, the value and the first
+//! differing byte.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::fmt::Debug;
+
+use facet::Facet;
+use jitcard_bench::cases::{jitcard_engines, serde_postcard_append};
+use jitcard_bench::diff::mismatch_report;
+use serde::Serialize;
+
+/// Every engine's bytes for `value` equal serde+postcard's; when
+/// `with_facet_postcard`, facet-postcard's too.
+pub fn check_against<T>(value: &T, with_facet_postcard: bool) -> Result<(), String>
+where
+    T: Facet<'static> + Serialize + Debug,
+{
+    let type_name = std::any::type_name::<T>();
+    let describe = || format!("{value:?}");
+    let mut expected = Vec::new();
+    serde_postcard_append(value, &mut expected)?;
+    let mut reports = Vec::new();
+    if with_facet_postcard {
+        match facet_postcard::to_vec(value) {
+            Ok(bytes) => reports.extend(mismatch_report(
+                type_name,
+                &describe(),
+                "serde+postcard",
+                &expected,
+                "facet-postcard",
+                &bytes,
+            )),
+            Err(e) => reports.push(format!("facet-postcard failed on {type_name}: {e}")),
+        }
+    }
+    for engine in jitcard_engines() {
+        let encoder = jitcard::Encoder::<T>::new(engine)
+            .map_err(|e| format!("{type_name}: no {} encoder: {e}", engine.name()))?;
+        match encoder.to_vec(value) {
+            Ok(bytes) => reports.extend(mismatch_report(
+                type_name,
+                &describe(),
+                "serde+postcard",
+                &expected,
+                engine.name(),
+                &bytes,
+            )),
+            Err(e) => reports.push(format!("{type_name} on {}: {e}", engine.name())),
+        }
+    }
+    match jitcard::to_vec(value) {
+        Ok(bytes) => reports.extend(mismatch_report(
+            type_name,
+            &describe(),
+            "serde+postcard",
+            &expected,
+            "jitcard::to_vec",
+            &bytes,
+        )),
+        Err(e) => reports.push(format!("{type_name} via jitcard::to_vec: {e}")),
+    }
+    if reports.is_empty() {
+        Ok(())
+    } else {
+        Err(reports.join("\n"))
+    }
+}
+
+/// [`check_against`] with facet-postcard included.
+pub fn check<T>(value: &T) -> Result<(), String>
+where
+    T: Facet<'static> + Serialize + Debug,
+{
+    check_against(value, true)
+}
