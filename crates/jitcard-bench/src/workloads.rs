@@ -452,7 +452,7 @@ impl OptionHeavy {
             }),
             r: some(17).then(|| vec![1, 2, 3, r as u32]),
             s: some(18).then_some(r as i16),
-            t: some(19).then(|| String::new()),
+            t: some(19).then(String::new),
         }
     }
 

@@ -7,6 +7,9 @@
 //! Strategies lean on edge values: empty and 127/128-byte strings, multi-byte
 //! chars, `MIN`/`MAX` integers, NaN and infinite floats, nested `None`s.
 
+// Boxed strings and boxes of boxes are exactly the pointer shapes under test.
+#![allow(clippy::box_collection, clippy::redundant_allocation)]
+
 mod common;
 
 use std::borrow::Cow;

@@ -12,7 +12,8 @@ use std::any::TypeId;
 use std::collections::HashMap;
 
 use facet_core::{
-    Def, EnumRepr, EnumType, Field, FieldFlags, PointerType, ScalarType, Shape, Type, UserType,
+    Def, EnumRepr, EnumType, Field, FieldFlags, PointerType, PrimitiveType, ScalarType, Shape,
+    Type, UserType,
 };
 
 use super::{
@@ -70,6 +71,13 @@ impl Lowerer {
     fn op_for(&mut self, shape: &'static Shape, path: &str) -> Result<Op, Error> {
         if shape.effective_proxy(Some("postcard")).is_some() || shape.opaque_adapter.is_some() {
             return Ok(Op::Fallback(FallbackReason::Proxy));
+        }
+        if let Some(reason) = unencodable(shape) {
+            return Err(Error::Unsupported {
+                path: path.to_string(),
+                type_name: shape.to_string(),
+                reason: reason.to_string(),
+            });
         }
         if let Some(op) = scalar_op(shape) {
             return Ok(op);
@@ -136,33 +144,19 @@ impl Lowerer {
         }
     }
 
-    /// Shapes without a `Def`: structs, tuples and enums, or unsupported kinds.
+    /// Shapes without a `Def`: structs, tuples and enums.
     fn user_type_op(&mut self, shape: &'static Shape, path: &str) -> Result<Op, Error> {
-        let unsupported = |reason: &str| Error::Unsupported {
-            path: path.to_string(),
-            type_name: shape.to_string(),
-            reason: reason.to_string(),
-        };
         match shape.ty {
-            Type::User(UserType::Struct(st)) if st.repr.packed => Err(unsupported(
-                "packed structs are not supported: their fields may be unaligned",
-            )),
             Type::User(UserType::Struct(st)) => match self.fields(st.fields, path)? {
                 Ok(fields) => Ok(Op::Fields(fields)),
                 Err(reason) => Ok(Op::Fallback(reason)),
             },
             Type::User(UserType::Enum(et)) => self.enum_op(shape, &et, path),
-            Type::User(UserType::Union(_)) => Err(unsupported("unions have no postcard encoding")),
-            Type::User(UserType::Opaque) => Err(unsupported(
-                "opaque type without a proxy: facet cannot see inside it",
-            )),
-            Type::Pointer(PointerType::Raw(_)) => {
-                Err(unsupported("raw pointers have no postcard encoding"))
-            }
-            Type::Pointer(PointerType::Function(_)) => {
-                Err(unsupported("function pointers have no postcard encoding"))
-            }
-            _ => Err(unsupported("facet describes no layout jitcard can encode")),
+            _ => Err(Error::Unsupported {
+                path: path.to_string(),
+                type_name: shape.to_string(),
+                reason: "facet describes no layout jitcard can encode".to_string(),
+            }),
         }
     }
 
@@ -244,6 +238,25 @@ impl Lowerer {
     }
 }
 
+/// Why postcard has no encoding for `shape` whatever its `Def`, if it has none.
+fn unencodable(shape: &'static Shape) -> Option<&'static str> {
+    match shape.ty {
+        Type::User(UserType::Union(_)) => Some("unions have no postcard encoding"),
+        Type::User(UserType::Struct(st)) if st.repr.packed => {
+            Some("packed structs are not supported: their fields may be unaligned")
+        }
+        Type::User(UserType::Opaque) if matches!(shape.def, Def::Undefined) => {
+            Some("opaque type without a proxy: facet cannot see inside it")
+        }
+        Type::Pointer(PointerType::Raw(_)) => Some("raw pointers have no postcard encoding"),
+        Type::Pointer(PointerType::Function(_)) => {
+            Some("function pointers have no postcard encoding")
+        }
+        Type::Primitive(PrimitiveType::Never) => Some("`!` has no values to encode"),
+        _ => None,
+    }
+}
+
 /// The wire rule of a scalar facet identifies by type id, if jitcard has one.
 fn scalar_op(shape: &'static Shape) -> Option<Op> {
     let pointer_wide = core::mem::size_of::<usize>() == 8;
@@ -283,11 +296,11 @@ fn scalar_op(shape: &'static Shape) -> Option<Op> {
 
 /// Whether an element's bytes in memory equal its postcard bytes.
 fn memory_is_wire(shape: &'static Shape) -> bool {
-    match shape.scalar_type() {
-        Some(ScalarType::U8 | ScalarType::I8 | ScalarType::Bool) => true,
-        Some(ScalarType::F32 | ScalarType::F64) => cfg!(target_endian = "little"),
-        _ => false,
-    }
+    let little_endian = cfg!(target_endian = "little");
+    matches!(
+        shape.scalar_type(),
+        Some(ScalarType::U8 | ScalarType::I8 | ScalarType::Bool)
+    ) || (little_endian && matches!(shape.scalar_type(), Some(ScalarType::F32 | ScalarType::F64)))
 }
 
 /// `PhantomData` and friends: facet calls them scalars, serde writes nothing.
@@ -299,12 +312,14 @@ fn is_fieldless_zst(shape: &'static Shape) -> bool {
 
 /// The first field attribute that makes what is written depend on facet's
 /// attribute semantics rather than on the field list.
+///
+/// `skip_serializing_if` is not one: positional binary formats ignore it
+/// (facet-postcard writes the field anyway, since a decoder could not know
+/// it was skipped), so the field is encoded like any other.
 fn fields_needing_fallback(fields: &'static [Field]) -> Option<FallbackReason> {
     fields.iter().find_map(|field| {
         let attribute = if field.should_skip_serializing_unconditional() {
             return None;
-        } else if field.skip_serializing_if.is_some() {
-            "skip_serializing_if"
         } else if field.flags.contains(FieldFlags::FLATTEN) {
             "flatten"
         } else if field.has_any_proxy() {

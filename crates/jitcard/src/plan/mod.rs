@@ -362,9 +362,8 @@ pub enum FallbackReason {
     /// The shape carries a (postcard or generic) proxy or an opaque adapter:
     /// its wire form is defined by facet, not by its own layout.
     Proxy,
-    /// A field attribute changes what is written (`skip_serializing_if`,
-    /// `flatten`, a field proxy, metadata fields): the containing struct or
-    /// enum is delegated whole.
+    /// A field attribute changes what is written (`flatten`, a field proxy,
+    /// metadata fields): the containing struct or enum is delegated whole.
     FieldAttribute {
         /// The field carrying the attribute.
         field: &'static str,

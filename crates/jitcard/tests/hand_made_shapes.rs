@@ -1,0 +1,101 @@
+//! Shapes facet's derive never produces (unions, packed structs, enums
+//! without an integer repr) but a hand-written `Facet` impl can: jitcard
+//! refuses or delegates them instead of misreading memory.
+
+use facet::Facet;
+use facet_core::{
+    Def, EnumRepr, EnumType, Repr, Shape, ShapeBuilder, StructKind, StructType, Type, UnionType,
+    UserType,
+};
+use jitcard::plan::FallbackReason;
+use jitcard::{Encoder, Engine, Error};
+
+#[allow(dead_code)] // only its shape is used
+#[repr(C)]
+union Bits {
+    int: u32,
+    float: f32,
+}
+
+// SAFETY: the shape describes `Bits` (a C union of two 4-byte fields) and
+// claims no vtable operations.
+unsafe impl Facet<'static> for Bits {
+    const SHAPE: &'static Shape = &const {
+        ShapeBuilder::for_sized::<Bits>("Bits")
+            .ty(Type::User(UserType::Union(UnionType {
+                repr: Repr::C,
+                fields: &[],
+            })))
+            .def(Def::Undefined)
+            .build()
+    };
+}
+
+#[allow(dead_code)] // only its shape is used
+#[repr(C, packed)]
+struct Packed {
+    a: u8,
+    b: u32,
+}
+
+// SAFETY: the shape describes `Packed` (field list omitted, which only
+// hides data) and claims no vtable operations.
+unsafe impl Facet<'static> for Packed {
+    const SHAPE: &'static Shape = &const {
+        ShapeBuilder::for_sized::<Packed>("Packed")
+            .ty(Type::User(UserType::Struct(StructType {
+                repr: Repr {
+                    base: facet_core::BaseRepr::C,
+                    packed: true,
+                },
+                kind: StructKind::Struct,
+                fields: &[],
+            })))
+            .def(Def::Undefined)
+            .build()
+    };
+}
+
+#[allow(dead_code)] // only its shape is used
+enum NoRepr {
+    Only,
+}
+
+// SAFETY: the shape describes a field-less Rust-repr enum and claims no
+// vtable operations.
+unsafe impl Facet<'static> for NoRepr {
+    const SHAPE: &'static Shape = &const {
+        ShapeBuilder::for_sized::<NoRepr>("NoRepr")
+            .ty(Type::User(UserType::Enum(EnumType {
+                repr: Repr::RUST,
+                enum_repr: EnumRepr::Rust,
+                variants: &[],
+                is_cow: false,
+            })))
+            .def(Def::Undefined)
+            .build()
+    };
+}
+
+#[test]
+fn unions_are_refused() {
+    let error = Encoder::<Vec<Bits>>::new(Engine::Interpreter).unwrap_err();
+    assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+    assert_eq!(error.path(), "Vec<Bits>[]");
+    assert!(error.to_string().contains("union"), "{error}");
+}
+
+#[test]
+fn packed_structs_are_refused() {
+    let error = Encoder::<Option<Packed>>::new(Engine::Interpreter).unwrap_err();
+    assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+    assert_eq!(error.path(), "Option<Packed>.Some");
+    assert!(error.to_string().contains("packed"), "{error}");
+}
+
+#[test]
+fn enums_without_an_integer_repr_are_delegated() {
+    let encoder = Encoder::<NoRepr>::new(Engine::Interpreter).unwrap();
+    let reasons: Vec<_> = encoder.plan().fallbacks().map(|(_, r)| r.clone()).collect();
+    assert_eq!(reasons, [FallbackReason::EnumWithoutIntegerRepr]);
+}
