@@ -1,0 +1,90 @@
+//! The public API: encoders are reusable, shareable across threads, append
+//! to buffers, and expose a readable plan.
+
+use std::sync::Arc;
+use std::thread;
+
+use jitcard::{Encoder, Engine};
+use jitcard_bench::workloads::{GnarlyPayload, Tree};
+
+#[test]
+fn one_encoder_is_shared_by_many_threads() {
+    let encoder = Arc::new(Encoder::<GnarlyPayload>::new(Engine::Interpreter).unwrap());
+    let handles: Vec<_> = (0..8u64)
+        .map(|seed| {
+            let encoder = Arc::clone(&encoder);
+            thread::spawn(move || {
+                let value = GnarlyPayload::new(4 + seed as usize, seed);
+                let ours = encoder.to_vec(&value).unwrap();
+                (ours, postcard::to_allocvec(&value).unwrap())
+            })
+        })
+        .collect();
+    for handle in handles {
+        let (ours, reference) = handle.join().unwrap();
+        assert_eq!(ours, reference);
+    }
+}
+
+#[test]
+fn to_extend_appends_and_to_vec_matches_encoder() {
+    let value = GnarlyPayload::new(3, 1);
+    let mut expected = vec![0xFE];
+    expected.extend(postcard::to_allocvec(&value).unwrap());
+    assert_eq!(jitcard::to_extend(&value, vec![0xFE]).unwrap(), expected);
+    let encoder = Encoder::<GnarlyPayload>::new(Engine::host_default()).unwrap();
+    assert_eq!(
+        encoder.to_vec(&value).unwrap(),
+        jitcard::to_vec(&value).unwrap()
+    );
+    assert_eq!(encoder.engine(), Engine::Interpreter);
+}
+
+#[test]
+fn plans_have_one_node_per_type_and_print_recursion_as_references() {
+    let encoder = Encoder::<Tree>::new(Engine::Interpreter).unwrap();
+    let plan = encoder.plan();
+    // Tree, i64, Option<Box<Tree>>, Box<Tree>: the recursion reuses node #0.
+    assert_eq!(plan.nodes().len(), 4, "{plan}");
+    let text = plan.to_string();
+    assert!(
+        text.starts_with("plan, root #0\n#0 Tree: fields (3)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-> #0"),
+        "the box points back at the root: {text}"
+    );
+
+    let gnarly = Encoder::<GnarlyPayload>::new(Engine::Interpreter).unwrap();
+    let text = gnarly.plan().to_string();
+    for needle in [
+        "GnarlyKind: enum",
+        "File = tag 0",
+        "Symlink = tag 2",
+        "bulk copy",
+        "option, some",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in\n{text}");
+    }
+    assert!(gnarly.plan().fallbacks().next().is_none(), "{text}");
+}
+
+#[test]
+fn encoders_are_cheap_to_clone_and_debug_print_their_root() {
+    let encoder = Encoder::<Tree>::new(Engine::Interpreter).unwrap();
+    let copy = encoder.clone();
+    assert!(
+        std::ptr::eq(copy.plan(), encoder.plan()),
+        "clones share the plan"
+    );
+    let again = Encoder::<Tree>::new(Engine::Interpreter).unwrap();
+    assert!(
+        std::ptr::eq(again.plan(), encoder.plan()),
+        "plans are cached per shape"
+    );
+    assert_eq!(
+        format!("{encoder:?}"),
+        r#"Encoder { engine: Interpreter, root: "Tree" }"#
+    );
+}
