@@ -46,6 +46,11 @@ use facet_core::PtrConst;
 pub use error::Error;
 use plan::Plan;
 
+/// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 /// Which engine runs an encoder's plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
