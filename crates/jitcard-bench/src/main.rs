@@ -153,7 +153,10 @@ fn main() -> ExitCode {
             report::chart(&rows, &options.out_dir.join("encode.svg")).map_err(|e| e.to_string())
         });
     match written {
-        Ok(()) => println!("report: {}", options.out_dir.join("report.md").display()),
+        Ok(()) => {
+            let dir = std::fs::canonicalize(&options.out_dir).unwrap_or(options.out_dir);
+            println!("report: {} and encode.svg", dir.join("report.md").display());
+        }
         Err(error) => {
             eprintln!("could not write the report: {error}");
             return ExitCode::FAILURE;

@@ -7,12 +7,13 @@
 
 use core::ptr;
 
-use facet_core::{IterDeallocFn, PtrConst, PtrMut};
+use facet_core::{IterDeallocFn, IterItem, PtrConst, PtrMut};
 
 use crate::Error;
 use crate::fallback;
 use crate::plan::{
-    DiscriminantRead, Elements, EnumOp, IntKind, Node, NodeId, Op, Plan, StrAccess, VariantStep,
+    DiscriminantRead, Elements, EnumOp, IntKind, Iteration, Node, NodeId, Op, Plan, StrAccess,
+    VariantStep,
 };
 use crate::wire;
 
@@ -112,41 +113,17 @@ unsafe fn encode_node(
             Op::Set(op) => {
                 let len = (op.len)(src);
                 wire::write_varint_u64(out, len as u64);
-                let iter = IterGuard {
-                    iter: (op.iter.init)(src),
-                    dealloc: op.iter.dealloc,
-                };
-                let mut yielded = 0;
-                while let Some(element) = (op.iter.next)(iter.iter) {
-                    if yielded == len {
-                        return Err(length_mismatch(node, len, yielded + 1));
-                    }
-                    encode_node(plan, op.element, element, out)?;
-                    yielded += 1;
-                }
-                if yielded != len {
-                    return Err(length_mismatch(node, len, yielded));
-                }
+                encode_iterated(node, len, &op.iter, src, |element| {
+                    encode_node(plan, op.element, element, out)
+                })?;
             }
             Op::Map(op) => {
                 let len = (op.len)(src);
                 wire::write_varint_u64(out, len as u64);
-                let iter = IterGuard {
-                    iter: (op.iter.init)(src),
-                    dealloc: op.iter.dealloc,
-                };
-                let mut yielded = 0;
-                while let Some((key, value)) = (op.iter.next)(iter.iter) {
-                    if yielded == len {
-                        return Err(length_mismatch(node, len, yielded + 1));
-                    }
+                encode_iterated(node, len, &op.iter, src, |(key, value)| {
                     encode_node(plan, op.key, key, out)?;
-                    encode_node(plan, op.value, value, out)?;
-                    yielded += 1;
-                }
-                if yielded != len {
-                    return Err(length_mismatch(node, len, yielded));
-                }
+                    encode_node(plan, op.value, value, out)
+                })?;
             }
             Op::Fallback(_) => fallback::encode(node, src, out)?,
         }
@@ -179,6 +156,38 @@ unsafe fn encode_run(
         let element = PtrConst::new(unsafe { data.add(index * elements.stride) });
         // SAFETY: the element is a live value of the element node's shape.
         unsafe { encode_node(plan, elements.node, element, out)? };
+    }
+    Ok(())
+}
+
+/// Runs `encode_item` on each item of the collection at `src`, checking that
+/// it yields exactly the `len` items already written as the length prefix.
+///
+/// # Safety
+/// `src` points at a live collection whose vtable `iteration` comes from.
+unsafe fn encode_iterated<T: IterItem>(
+    node: &Node,
+    len: usize,
+    iteration: &Iteration<T>,
+    src: PtrConst,
+    mut encode_item: impl FnMut(T::Item) -> Result<(), Error>,
+) -> Result<(), Error> {
+    // SAFETY: `init` belongs to the collection's vtable and `src` points at it.
+    let iter = IterGuard {
+        iter: unsafe { (iteration.init)(src) },
+        dealloc: iteration.dealloc,
+    };
+    let mut yielded = 0;
+    // SAFETY: `iter.iter` is a live iterator of this vtable until the guard drops.
+    while let Some(item) = unsafe { (iteration.next)(iter.iter) } {
+        if yielded == len {
+            return Err(length_mismatch(node, len, yielded + 1));
+        }
+        encode_item(item)?;
+        yielded += 1;
+    }
+    if yielded != len {
+        return Err(length_mismatch(node, len, yielded));
     }
     Ok(())
 }
