@@ -45,9 +45,9 @@ impl Competitor {
     }
 }
 
-/// Every jitcard engine available in this build.
+/// Every jitcard engine available in this build and on this host.
 pub fn jitcard_engines() -> Vec<jitcard::Engine> {
-    vec![jitcard::Engine::Interpreter]
+    jitcard::Engine::available()
 }
 
 /// One workload value, encodable by every competitor.

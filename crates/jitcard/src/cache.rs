@@ -28,3 +28,48 @@ pub(crate) fn plan_for(shape: &'static Shape) -> Result<Arc<Plan>, Error> {
     let mut map = plans.write().unwrap_or_else(|p| p.into_inner());
     Ok(Arc::clone(map.entry(key).or_insert(plan)))
 }
+
+/// Process-wide cache of compiled encoders, one per (root type, vtable-call
+/// mode). Concurrent requests for the same key compile once; requests for
+/// different keys compile in parallel.
+#[cfg(feature = "jit")]
+pub(crate) mod compiled {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use crate::jit::{self, CompiledEncoder};
+    use crate::plan::Plan;
+    use crate::{Error, VtableCalls};
+
+    type Slot = Arc<OnceLock<Result<Arc<CompiledEncoder>, Error>>>;
+
+    static COMPILED: OnceLock<Mutex<HashMap<(TypeId, VtableCalls), Slot>>> = OnceLock::new();
+    static COMPILATIONS: AtomicUsize = AtomicUsize::new(0);
+
+    /// The compiled encoder of `plan` (whose root type is `root`).
+    pub(crate) fn encoder_for(
+        root: TypeId,
+        plan: &Plan,
+        mode: VtableCalls,
+    ) -> Result<Arc<CompiledEncoder>, Error> {
+        let slot = {
+            let map = COMPILED.get_or_init(Default::default);
+            // A poisoned lock only means another thread panicked while
+            // holding it; the map only ever gains complete slots.
+            let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(map.entry((root, mode)).or_default())
+        };
+        slot.get_or_init(|| {
+            COMPILATIONS.fetch_add(1, Ordering::Relaxed);
+            jit::compile(plan, mode).map(Arc::new)
+        })
+        .clone()
+    }
+
+    /// How many plans this process has compiled to machine code.
+    pub(crate) fn compilations() -> usize {
+        COMPILATIONS.load(Ordering::Relaxed)
+    }
+}

@@ -44,6 +44,33 @@ pub enum Error {
         /// The number of elements it yielded.
         yielded: usize,
     },
+    /// The output buffer could not grow by `additional` bytes.
+    Allocation {
+        /// How many more bytes were needed.
+        additional: usize,
+    },
+    /// A strict encoder was asked for a type part of which would not run on
+    /// the requested engine (see `Encoder::strict`).
+    NotCompiled {
+        /// Where the part sits.
+        path: String,
+        /// Its facet type name.
+        type_name: String,
+        /// What would have run it instead.
+        reason: String,
+    },
+    /// The requested engine cannot run in this build or on this host (the
+    /// JIT needs the `jit` cargo feature and a 64-bit little-endian host
+    /// Cranelift supports).
+    EngineUnavailable {
+        /// The engine's name.
+        engine: &'static str,
+    },
+    /// The code generator failed; this is a jitcard bug.
+    Internal {
+        /// What failed.
+        message: String,
+    },
     /// A value handed to the `facet-postcard` fallback could not be encoded by it.
     Fallback {
         /// Where the delegated value sits.
@@ -56,13 +83,19 @@ pub enum Error {
 }
 
 impl Error {
-    /// The field path of the part that failed.
+    /// The field path of the part that failed (empty for failures that
+    /// concern no particular part: allocation, engine availability and
+    /// internal errors).
     pub fn path(&self) -> &str {
         match self {
             Error::Unsupported { path, .. }
             | Error::InvalidDiscriminant { path, .. }
             | Error::LengthMismatch { path, .. }
+            | Error::NotCompiled { path, .. }
             | Error::Fallback { path, .. } => path,
+            Error::Allocation { .. } | Error::EngineUnavailable { .. } | Error::Internal { .. } => {
+                ""
+            }
         }
     }
 }
@@ -99,6 +132,28 @@ impl fmt::Display for Error {
                 "collection at `{path}` (type `{type_name}`) reported {reported} elements \
                  but yielded {yielded}"
             ),
+            Error::Allocation { additional } => {
+                write!(
+                    f,
+                    "jitcard could not grow the output buffer by {additional} bytes"
+                )
+            }
+            Error::NotCompiled {
+                path,
+                type_name,
+                reason,
+            } => write!(
+                f,
+                "strict encoder: `{path}` (type `{type_name}`) would not run on the requested \
+                 engine: {reason}"
+            ),
+            Error::EngineUnavailable { engine } => {
+                write!(
+                    f,
+                    "the {engine} engine is not available in this build or on this host"
+                )
+            }
+            Error::Internal { message } => write!(f, "jitcard internal error: {message}"),
             Error::Fallback {
                 path,
                 type_name,

@@ -30,9 +30,12 @@
 //! postcard cannot encode at all make [`Encoder::new`] fail with the field path.
 
 mod cache;
+mod engine;
 mod error;
 mod fallback;
 mod interp;
+#[cfg(feature = "jit")]
+mod jit;
 pub mod plan;
 pub mod wire;
 
@@ -43,46 +46,64 @@ use std::sync::Arc;
 use facet::Facet;
 use facet_core::PtrConst;
 
+pub use engine::{Engine, VtableCalls};
 pub use error::Error;
-use plan::Plan;
+use plan::{FallbackReason, Plan};
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
-/// Which engine runs an encoder's plan.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Engine {
-    /// Walks the plan for every value: no code generation, available on
-    /// every target. The reference semantics for every other engine.
-    #[default]
-    Interpreter,
+/// What actually encodes one part of a type (see [`Encoder::coverage`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunsOn {
+    /// The encoder's own engine.
+    Engine(Engine),
+    /// `facet-postcard`, for the given reason.
+    FacetPostcard(FallbackReason),
 }
 
-impl Engine {
-    /// The engine [`to_vec`] and [`to_extend`] use on this host.
-    pub fn host_default() -> Engine {
-        Engine::Interpreter
-    }
+/// One part of a type and what encodes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coverage {
+    /// Where the part first appears, e.g. `Config.servers[].addr`.
+    pub path: String,
+    /// Its facet type name.
+    pub type_name: String,
+    /// What encodes it.
+    pub runs_on: RunsOn,
+}
 
-    /// A short stable name for tables and command lines.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Interpreter => "jitcard-interp",
-        }
+/// How many plans this process has compiled to machine code (each root type
+/// and [`VtableCalls`] mode compiles once, then comes from the cache).
+pub fn jit_compilations() -> usize {
+    #[cfg(feature = "jit")]
+    {
+        cache::compiled::compilations()
     }
+    #[cfg(not(feature = "jit"))]
+    {
+        0
+    }
+}
+
+enum Runner {
+    Interpreter,
+    #[cfg(feature = "jit")]
+    Jit(Arc<jit::CompiledEncoder>),
 }
 
 /// A postcard encoder for values of type `T`, built once and reused.
 ///
-/// Building one lowers (or fetches from the process-wide cache) the plan of
-/// `T`; encoding only runs it. Encoders are cheap to clone and can be shared
-/// between threads.
+/// Building one lowers the plan of `T` (or fetches it from the process-wide
+/// cache) and, for [`Engine::Jit`], compiles it (also cached: once per type
+/// and mode per process); encoding only runs it. Encoders are cheap to clone
+/// and can be shared between threads.
 pub struct Encoder<T: ?Sized> {
     plan: Arc<Plan>,
     engine: Engine,
+    runner: Arc<Runner>,
     _encodes: PhantomData<fn(&T)>,
 }
 
@@ -90,13 +111,54 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
     /// Builds the encoder of `T` for `engine`.
     ///
     /// Fails with [`Error::Unsupported`], naming the field path, when `T`
-    /// contains something postcard has no encoding for.
+    /// contains something postcard has no encoding for, and with
+    /// [`Error::EngineUnavailable`] when `engine` cannot run here.
     pub fn new(engine: Engine) -> Result<Self, Error> {
+        let plan = cache::plan_for(T::SHAPE)?;
+        let runner = match engine {
+            Engine::Interpreter => Runner::Interpreter,
+            Engine::Jit { vtable_calls } => {
+                if !Engine::jit_available() {
+                    return Err(Error::EngineUnavailable {
+                        engine: engine.name(),
+                    });
+                }
+                #[cfg(feature = "jit")]
+                {
+                    Runner::Jit(cache::compiled::encoder_for(
+                        T::SHAPE.id.get(),
+                        &plan,
+                        vtable_calls,
+                    )?)
+                }
+                #[cfg(not(feature = "jit"))]
+                {
+                    let _ = vtable_calls;
+                    unreachable!("jit_available() is false without the `jit` feature")
+                }
+            }
+        };
         Ok(Encoder {
-            plan: cache::plan_for(T::SHAPE)?,
+            plan,
             engine,
+            runner: Arc::new(runner),
             _encodes: PhantomData,
         })
+    }
+
+    /// Like [`new`](Self::new), but fails with [`Error::NotCompiled`] if any
+    /// part of `T` would not run on `engine` itself (delegated to
+    /// facet-postcard): for tests and benchmarks that must measure the engine.
+    pub fn strict(engine: Engine) -> Result<Self, Error> {
+        let encoder = Self::new(engine)?;
+        if let Some((node, reason)) = encoder.plan.fallbacks().next() {
+            return Err(Error::NotCompiled {
+                path: node.path.clone(),
+                type_name: node.shape.to_string(),
+                reason: format!("delegated to facet-postcard: {reason}"),
+            });
+        }
+        Ok(encoder)
     }
 
     /// Appends the postcard encoding of `value` to `out`.
@@ -105,10 +167,13 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
     pub fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
         let start = out.len();
         let src = PtrConst::new(value as *const T);
-        let result = match self.engine {
+        let result = match &*self.runner {
             // SAFETY: `src` points at `value`, a live `T`, and the plan was
             // lowered from `T::SHAPE`.
-            Engine::Interpreter => unsafe { interp::encode(&self.plan, src, out) },
+            Runner::Interpreter => unsafe { interp::encode(&self.plan, src, out) },
+            // SAFETY: as above; the code was compiled from this plan.
+            #[cfg(feature = "jit")]
+            Runner::Jit(compiled) => unsafe { compiled.encode(&self.plan, src, out) },
         };
         if result.is_err() {
             out.truncate(start);
@@ -132,6 +197,34 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
     pub fn engine(&self) -> Engine {
         self.engine
     }
+
+    /// What encodes each part (plan node) of `T`: the engine, or
+    /// facet-postcard for delegated parts.
+    pub fn coverage(&self) -> Vec<Coverage> {
+        self.plan
+            .nodes()
+            .iter()
+            .map(|node| Coverage {
+                path: node.path.clone(),
+                type_name: node.shape.to_string(),
+                runs_on: match &node.op {
+                    plan::Op::Fallback(reason) => RunsOn::FacetPostcard(reason.clone()),
+                    _ => RunsOn::Engine(self.engine),
+                },
+            })
+            .collect()
+    }
+
+    /// Machine-code size in bytes and cold compile time of the compiled
+    /// encoder, for [`Engine::Jit`] encoders (the values of the first and
+    /// only compilation of this type and mode).
+    pub fn compiled_stats(&self) -> Option<(usize, std::time::Duration)> {
+        match &*self.runner {
+            Runner::Interpreter => None,
+            #[cfg(feature = "jit")]
+            Runner::Jit(compiled) => Some((compiled.code_size, compiled.compile_time)),
+        }
+    }
 }
 
 impl<T: ?Sized> Clone for Encoder<T> {
@@ -139,6 +232,7 @@ impl<T: ?Sized> Clone for Encoder<T> {
         Encoder {
             plan: Arc::clone(&self.plan),
             engine: self.engine,
+            runner: Arc::clone(&self.runner),
             _encodes: PhantomData,
         }
     }

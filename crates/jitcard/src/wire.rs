@@ -28,11 +28,10 @@ pub const fn zigzag_i128(value: i128) -> u128 {
     ((value << 1) ^ (value >> 127)) as u128
 }
 
-/// Appends `value` as an unsigned LEB128 varint (what postcard writes for
-/// `u16`, `u32`, `u64`, `usize`, lengths and enum variant indices).
+/// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
+/// many bytes it took.
 #[inline]
-pub fn write_varint_u64(out: &mut Vec<u8>, mut value: u64) {
-    let mut bytes = [0u8; MAX_VARINT_U64_LEN];
+pub fn encode_varint_u64(mut value: u64, bytes: &mut [u8; MAX_VARINT_U64_LEN]) -> usize {
     let mut len = 0;
     while value >= 0x80 {
         bytes[len] = (value as u8) | 0x80;
@@ -40,21 +39,38 @@ pub fn write_varint_u64(out: &mut Vec<u8>, mut value: u64) {
         len += 1;
     }
     bytes[len] = value as u8;
-    out.extend_from_slice(&bytes[..=len]);
+    len + 1
+}
+
+/// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
+/// many bytes it took.
+#[inline]
+pub fn encode_varint_u128(mut value: u128, bytes: &mut [u8; MAX_VARINT_U128_LEN]) -> usize {
+    let mut len = 0;
+    while value >= 0x80 {
+        bytes[len] = (value as u8) | 0x80;
+        value >>= 7;
+        len += 1;
+    }
+    bytes[len] = value as u8;
+    len + 1
+}
+
+/// Appends `value` as an unsigned LEB128 varint (what postcard writes for
+/// `u16`, `u32`, `u64`, `usize`, lengths and enum variant indices).
+#[inline]
+pub fn write_varint_u64(out: &mut Vec<u8>, value: u64) {
+    let mut bytes = [0u8; MAX_VARINT_U64_LEN];
+    let len = encode_varint_u64(value, &mut bytes);
+    out.extend_from_slice(&bytes[..len]);
 }
 
 /// Appends `value` as an unsigned LEB128 varint (postcard's `u128`).
 #[inline]
-pub fn write_varint_u128(out: &mut Vec<u8>, mut value: u128) {
+pub fn write_varint_u128(out: &mut Vec<u8>, value: u128) {
     let mut bytes = [0u8; MAX_VARINT_U128_LEN];
-    let mut len = 0;
-    while value >= 0x80 {
-        bytes[len] = (value as u8) | 0x80;
-        value >>= 7;
-        len += 1;
-    }
-    bytes[len] = value as u8;
-    out.extend_from_slice(&bytes[..=len]);
+    let len = encode_varint_u128(value, &mut bytes);
+    out.extend_from_slice(&bytes[..len]);
 }
 
 /// Appends a signed integer of up to 64 bits (postcard's `i16`, `i32`, `i64`, `isize`).

@@ -37,7 +37,14 @@ fn to_extend_appends_and_to_vec_matches_encoder() {
         encoder.to_vec(&value).unwrap(),
         jitcard::to_vec(&value).unwrap()
     );
-    assert_eq!(encoder.engine(), Engine::Interpreter);
+    let expected_default = if Engine::jit_available() {
+        Engine::Jit {
+            vtable_calls: jitcard::VtableCalls::Trampoline,
+        }
+    } else {
+        Engine::Interpreter
+    };
+    assert_eq!(encoder.engine(), expected_default);
 }
 
 #[test]

@@ -34,6 +34,11 @@ impl NodeId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The id of the node at `index` (which must come from a plan).
+    pub(crate) fn from_index(index: usize) -> NodeId {
+        NodeId(index as u32)
+    }
 }
 
 impl fmt::Display for NodeId {

@@ -1,0 +1,615 @@
+//! Plan ops → Cranelift IR: how each node of a [`Plan`] is written with the
+//! vocabulary of [`FunctionEmitter`].
+//!
+//! Nodes are emitted inline into the function of the nearest enclosing
+//! "function node" (the root, nodes on a cycle, and elements of sets, maps
+//! and indexed lists, which runtime helpers call through a pointer); a
+//! function node reached from elsewhere is a direct call. Runs of fields with
+//! a bounded encoded size share one capacity check.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{FuncRef, InstBuilder, Value, types};
+use cranelift_frontend::Switch;
+use facet_core::KnownPointer;
+
+use super::emit::FunctionEmitter;
+use super::layout::{self, PtrLenLayout};
+use super::runtime;
+use super::vtable_calls::VtableCallEmitter;
+use crate::plan::{DiscriminantRead, Elements, IntKind, NodeId, Op, Plan, StrAccess};
+use crate::wire;
+
+/// Facts about the plan that code generation needs for every function.
+pub(crate) struct PlanFacts {
+    /// Nodes that get a function of their own.
+    pub own_function: Vec<bool>,
+    /// Upper bound of each node's encoded size, when bounded and free of
+    /// calls that write (so one capacity check can cover it).
+    pub max_size: Vec<Option<usize>>,
+    /// Calibrated `Vec` layout of each contiguous list node.
+    pub vec_layout: Vec<Option<PtrLenLayout>>,
+    /// Calibrated `String` layout on this host.
+    pub string_layout: Option<PtrLenLayout>,
+}
+
+impl PlanFacts {
+    pub fn of(plan: &Plan) -> PlanFacts {
+        let n = plan.nodes().len();
+        let mut own_function = vec![false; n];
+        own_function[plan.root().index()] = true;
+        for index in 0..n {
+            let id = NodeId::from_index(index);
+            if reaches(plan, id, id) {
+                own_function[index] = true;
+            }
+            match &plan.node(id).op {
+                Op::Set(op) => own_function[op.element.index()] = true,
+                Op::Map(op) => {
+                    own_function[op.key.index()] = true;
+                    own_function[op.value.index()] = true;
+                }
+                Op::List(op) if op.vtable.as_ptr.is_none() => {
+                    own_function[op.elements.node.index()] = true
+                }
+                _ => {}
+            }
+        }
+        let max_size = (0..n)
+            .map(|index| {
+                bounded_size(
+                    plan,
+                    &own_function,
+                    NodeId::from_index(index),
+                    &mut vec![false; n],
+                )
+            })
+            .collect();
+        let vec_layout = plan
+            .nodes()
+            .iter()
+            .map(|node| match (&node.op, node.shape.def) {
+                (Op::List(op), facet_core::Def::List(def)) if op.vtable.as_ptr.is_some() => {
+                    layout::vec_layout(node.shape, &def)
+                }
+                _ => None,
+            })
+            .collect();
+        PlanFacts {
+            own_function,
+            max_size,
+            vec_layout,
+            string_layout: layout::string_layout(),
+        }
+    }
+}
+
+/// The nodes `id` refers to directly.
+fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {
+    match &plan.node(id).op {
+        Op::Fields(fields) => fields.iter().map(|f| f.node).collect(),
+        Op::Enum(op) => op
+            .variants
+            .iter()
+            .flat_map(|v| v.fields.iter().map(|f| f.node))
+            .collect(),
+        Op::Option(op) => vec![op.some],
+        Op::Result(op) => vec![op.ok, op.err],
+        Op::Pointer(op) => vec![op.pointee],
+        Op::List(op) => vec![op.elements.node],
+        Op::Slice(op) => vec![op.elements.node],
+        Op::Array(op) => vec![op.elements.node],
+        Op::Set(op) => vec![op.element],
+        Op::Map(op) => vec![op.key, op.value],
+        _ => vec![],
+    }
+}
+
+/// Whether `target` is reachable from `from` through at least one edge.
+fn reaches(plan: &Plan, from: NodeId, target: NodeId) -> bool {
+    let mut seen = vec![false; plan.nodes().len()];
+    let mut stack = children(plan, from);
+    while let Some(id) = stack.pop() {
+        if id == target {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[id.index()], true) {
+            stack.extend(children(plan, id));
+        }
+    }
+    false
+}
+
+/// Largest element count of an array whose bounded elements are still
+/// treated as one bounded run.
+const MAX_BOUNDED_ARRAY: usize = 64;
+
+fn bounded_size(
+    plan: &Plan,
+    own_function: &[bool],
+    id: NodeId,
+    visiting: &mut Vec<bool>,
+) -> Option<usize> {
+    if visiting[id.index()] {
+        return None;
+    }
+    visiting[id.index()] = true;
+    let mut size = |child: NodeId| {
+        if own_function[child.index()] {
+            None
+        } else {
+            bounded_size(plan, own_function, child, visiting)
+        }
+    };
+    let result = match &plan.node(id).op {
+        Op::Nothing => Some(0),
+        Op::Bool | Op::Byte => Some(1),
+        Op::Int(kind) => Some(varint_max(*kind)),
+        Op::F32 => Some(4),
+        Op::F64 => Some(8),
+        Op::Char => Some(5),
+        Op::Fields(fields) => fields.iter().map(|f| size(f.node)).sum(),
+        Op::Enum(op) => op
+            .variants
+            .iter()
+            .map(|v| v.fields.iter().map(|f| size(f.node)).sum::<Option<usize>>())
+            .try_fold(wire::MAX_VARINT_U64_LEN, |max, v| {
+                Some(max.max(wire::MAX_VARINT_U64_LEN + v?))
+            }),
+        Op::Option(op) => size(op.some).map(|s| 1 + s),
+        Op::Result(op) => Some(1 + size(op.ok)?.max(size(op.err)?)),
+        Op::Pointer(op) => size(op.pointee),
+        Op::Array(op) if op.len <= MAX_BOUNDED_ARRAY => size(op.elements.node).map(|s| s * op.len),
+        _ => None,
+    };
+    visiting[id.index()] = false;
+    result
+}
+
+fn varint_max(kind: IntKind) -> usize {
+    match kind {
+        IntKind::U16 | IntKind::I16 => 3,
+        IntKind::U32 | IntKind::I32 => 5,
+        IntKind::U64 | IntKind::I64 => wire::MAX_VARINT_U64_LEN,
+        IntKind::U128 | IntKind::I128 => wire::MAX_VARINT_U128_LEN,
+    }
+}
+
+/// Emits the body of one function node.
+pub(crate) struct NodeEmitter<'p> {
+    pub plan: &'p Plan,
+    pub facts: &'p PlanFacts,
+    pub calls: VtableCallEmitter,
+    /// The function node being emitted (emitted inline, not called).
+    pub function_node: NodeId,
+    /// The callee reference of every function node, in this function.
+    pub functions: Vec<Option<FuncRef>>,
+}
+
+impl NodeEmitter<'_> {
+    /// Emits the encoding of the value (`data`, `meta`) of node `id`.
+    /// `reserved` says the caller already ensured the node's bounded size.
+    pub fn node(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        data: Value,
+        meta: Value,
+        reserved: bool,
+    ) {
+        if id != self.function_node && self.facts.own_function[id.index()] {
+            let callee = self.functions[id.index()].expect("every function node is declared");
+            e.call_compiled(callee, data, meta);
+            return;
+        }
+        let reserved = reserved || {
+            match self.facts.max_size[id.index()] {
+                Some(bytes) => {
+                    e.ensure_const(bytes);
+                    true
+                }
+                None => false,
+            }
+        };
+        let node = self.plan.node(id);
+        match &node.op {
+            Op::Nothing => {}
+            Op::Bool | Op::Byte => {
+                let byte = e.load(types::I8, data, 0);
+                e.put_byte(byte);
+            }
+            Op::Int(kind) => self.int(e, *kind, data),
+            Op::F32 => {
+                let bits = e.load(types::I32, data, 0);
+                e.put_raw(bits);
+            }
+            Op::F64 => {
+                let bits = e.load(types::I64, data, 0);
+                e.put_raw(bits);
+            }
+            Op::Char => {
+                let c = e.load(types::I32, data, 0);
+                let cur = e.cur();
+                let ptr = e.ptr;
+                let next = e.call_native(
+                    runtime::write_char as *const u8,
+                    &[ptr, types::I32],
+                    &[ptr],
+                    &[cur, c],
+                )[0];
+                e.set_cur(next);
+            }
+            Op::Str(access) => {
+                let (bytes, len) = self.str_parts(e, *access, data, meta);
+                self.length_prefixed_copy(e, bytes, len);
+            }
+            Op::Fields(fields) => {
+                let mut index = 0;
+                while index < fields.len() {
+                    // One capacity check for the run of bounded fields starting here.
+                    let run: Vec<_> = fields[index..]
+                        .iter()
+                        .take_while(|f| !reserved && self.bounded(f.node).is_some())
+                        .collect();
+                    if run.len() > 1 {
+                        e.ensure_const(run.iter().map(|f| self.bounded(f.node).unwrap_or(0)).sum());
+                    }
+                    let run_reserved = reserved || run.len() > 1;
+                    for field in fields[index..].iter().take(run.len().max(1)) {
+                        let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
+                        let zero = e.iconst_ptr(0);
+                        self.node(e, field.node, at, zero, run_reserved);
+                    }
+                    index += run.len().max(1);
+                }
+            }
+            Op::Enum(op) => self.enum_(e, id, op, data, reserved),
+            Op::Option(op) => {
+                let is_some = self.calls.option_is_some(e, op.vtable.is_some, data);
+                let some = e.b.create_block();
+                let none = e.b.create_block();
+                let done = e.b.create_block();
+                e.b.ins().brif(is_some, some, &[], none, &[]);
+                e.b.switch_to_block(none);
+                if !reserved {
+                    e.ensure_const(1);
+                }
+                e.put_const_byte(0);
+                e.b.ins().jump(done, &[]);
+                e.b.switch_to_block(some);
+                if !reserved {
+                    e.ensure_const(1);
+                }
+                e.put_const_byte(1);
+                let value = self.calls.option_get_value(e, op.vtable.get_value, data);
+                let zero = e.iconst_ptr(0);
+                self.node(e, op.some, value, zero, reserved);
+                e.b.ins().jump(done, &[]);
+                e.b.switch_to_block(done);
+            }
+            Op::Result(op) => {
+                let is_ok = self.calls.result_is_ok(e, op.vtable.is_ok, data);
+                let ok = e.b.create_block();
+                let err = e.b.create_block();
+                let done = e.b.create_block();
+                e.b.ins().brif(is_ok, ok, &[], err, &[]);
+                for (block, tag) in [(ok, 0u8), (err, 1u8)] {
+                    e.b.switch_to_block(block);
+                    if !reserved {
+                        e.ensure_const(1);
+                    }
+                    e.put_const_byte(tag);
+                    let (value, inner) = if tag == 0 {
+                        (self.calls.result_get_ok(e, op.vtable.get_ok, data), op.ok)
+                    } else {
+                        (
+                            self.calls.result_get_err(e, op.vtable.get_err, data),
+                            op.err,
+                        )
+                    };
+                    let zero = e.iconst_ptr(0);
+                    self.node(e, inner, value, zero, reserved);
+                    e.b.ins().jump(done, &[]);
+                }
+                e.b.switch_to_block(done);
+            }
+            Op::Pointer(op) => {
+                let plain_pointer = op.pointee_sized
+                    && matches!(
+                        op.known,
+                        Some(
+                            KnownPointer::Box
+                                | KnownPointer::SharedReference
+                                | KnownPointer::ExclusiveReference
+                        )
+                    );
+                let (pointee, pointee_meta) = if plain_pointer {
+                    // `Box<T>`, `&T` and `&mut T` of a sized `T` are one
+                    // non-null pointer: a guarantee of the language.
+                    let ptr = e.ptr;
+                    (e.load(ptr, data, 0), e.iconst_ptr(0))
+                } else {
+                    self.calls.pointer_borrow(e, op.borrow, data)
+                };
+                self.node(e, op.pointee, pointee, pointee_meta, reserved);
+            }
+            Op::List(op) => match op.vtable.as_ptr {
+                Some(as_ptr) => {
+                    let (elements, len) = match self.facts.vec_layout[id.index()] {
+                        Some(layout) => {
+                            let ptr = e.ptr;
+                            (
+                                e.load(ptr, data, layout.ptr_offset),
+                                e.load(ptr, data, layout.len_offset),
+                            )
+                        }
+                        None => (
+                            self.calls.list_as_ptr(e, as_ptr, data),
+                            self.calls.list_len(e, op.vtable.len, data),
+                        ),
+                    };
+                    self.length_prefixed_run(e, &op.elements, elements, len);
+                }
+                None => {
+                    let element = self.function_address(e, op.elements.node);
+                    let node_index = e.b.ins().iconst(types::I32, id.index() as i64);
+                    let ctx = e.ctx;
+                    let ptr = e.ptr;
+                    let status = e.call_helper_writing(
+                        runtime::encode_indexed_list as *const u8,
+                        &[ptr, types::I32, ptr, ptr],
+                        &[ctx, node_index, data, element],
+                    );
+                    e.check(status);
+                }
+            },
+            Op::Slice(op) => {
+                let len = self.calls.slice_len(e, op.vtable.len, data, meta);
+                let elements = self.calls.slice_as_ptr(e, op.vtable.as_ptr, data, meta);
+                self.length_prefixed_run(e, &op.elements, elements, len);
+            }
+            Op::Array(op) => {
+                let len = e.iconst_ptr(op.len as i64);
+                self.run(e, &op.elements, data, len, reserved);
+            }
+            Op::Set(op) => {
+                let first = self.function_address(e, op.element);
+                let none = e.iconst_ptr(0);
+                self.iterated(e, id, data, first, none);
+            }
+            Op::Map(op) => {
+                let first = self.function_address(e, op.key);
+                let second = self.function_address(e, op.value);
+                self.iterated(e, id, data, first, second);
+            }
+            Op::Fallback(_) => {
+                let node_index = e.b.ins().iconst(types::I32, id.index() as i64);
+                let ctx = e.ctx;
+                let ptr = e.ptr;
+                let status = e.call_helper_writing(
+                    runtime::fallback as *const u8,
+                    &[ptr, types::I32, ptr, ptr],
+                    &[ctx, node_index, data, meta],
+                );
+                e.check(status);
+            }
+        }
+    }
+
+    fn bounded(&self, id: NodeId) -> Option<usize> {
+        if self.facts.own_function[id.index()] && id != self.function_node {
+            None
+        } else {
+            self.facts.max_size[id.index()]
+        }
+    }
+
+    fn int(&self, e: &mut FunctionEmitter, kind: IntKind, data: Value) {
+        let value = match kind {
+            IntKind::U16 => e.load_extended(types::I16, false, data),
+            IntKind::U32 => e.load_extended(types::I32, false, data),
+            IntKind::U64 | IntKind::I64 => e.load(types::I64, data, 0),
+            IntKind::I16 => e.load_extended(types::I16, true, data),
+            IntKind::I32 => e.load_extended(types::I32, true, data),
+            IntKind::U128 | IntKind::I128 => {
+                let helper = if kind == IntKind::U128 {
+                    runtime::write_varint_u128 as *const u8
+                } else {
+                    runtime::write_varint_i128 as *const u8
+                };
+                let cur = e.cur();
+                let ptr = e.ptr;
+                let next = e.call_native(helper, &[ptr, ptr], &[ptr], &[cur, data])[0];
+                e.set_cur(next);
+                return;
+            }
+        };
+        let value = if kind.is_signed() {
+            let doubled = e.b.ins().ishl_imm_u(value, 1);
+            let sign = e.b.ins().sshr_imm_u(value, 63);
+            e.b.ins().bxor(doubled, sign)
+        } else {
+            value
+        };
+        e.put_varint(value);
+    }
+
+    /// The data pointer and length of a string.
+    fn str_parts(
+        &self,
+        e: &mut FunctionEmitter,
+        access: StrAccess,
+        data: Value,
+        meta: Value,
+    ) -> (Value, Value) {
+        let ptr = e.ptr;
+        match (access, self.facts.string_layout) {
+            (StrAccess::String, Some(layout)) => (
+                e.load(ptr, data, layout.ptr_offset),
+                e.load(ptr, data, layout.len_offset),
+            ),
+            (StrAccess::String | StrAccess::StrRef, _) => {
+                let helper = if access == StrAccess::String {
+                    runtime::string_parts as *const u8
+                } else {
+                    runtime::str_ref_parts as *const u8
+                };
+                let slot = e.word_slot(1);
+                let bytes = e.call_native(helper, &[ptr, ptr], &[ptr], &[data, slot])[0];
+                (bytes, e.load(ptr, slot, 0))
+            }
+            (StrAccess::Unsized, _) => (data, meta),
+        }
+    }
+
+    /// Writes `len` as a varint, then copies `len` bytes from `bytes`.
+    fn length_prefixed_copy(&self, e: &mut FunctionEmitter, bytes: Value, len: Value) {
+        let total = e.b.ins().iadd_imm_u(len, wire::MAX_VARINT_U64_LEN as i64);
+        e.ensure(total);
+        e.put_varint(len);
+        e.put_copy(bytes, len);
+    }
+
+    /// Writes `len` as a varint, then the `len` elements at `elements`.
+    fn length_prefixed_run(
+        &self,
+        e: &mut FunctionEmitter,
+        run: &Elements,
+        elements: Value,
+        len: Value,
+    ) {
+        if run.memory_is_wire {
+            let bytes = e.b.ins().imul_imm_u(len, run.stride as i64);
+            let total = e.b.ins().iadd_imm_u(bytes, wire::MAX_VARINT_U64_LEN as i64);
+            e.ensure(total);
+            e.put_varint(len);
+            e.put_copy(elements, bytes);
+        } else {
+            e.ensure_const(wire::MAX_VARINT_U64_LEN);
+            e.put_varint(len);
+            self.run(e, run, elements, len, false);
+        }
+    }
+
+    /// Writes the `len` elements at `elements` (no length).
+    fn run(
+        &self,
+        e: &mut FunctionEmitter,
+        run: &Elements,
+        elements: Value,
+        len: Value,
+        reserved: bool,
+    ) {
+        if run.memory_is_wire {
+            let bytes = e.b.ins().imul_imm_u(len, run.stride as i64);
+            if !reserved {
+                e.ensure(bytes);
+            }
+            e.put_copy(elements, bytes);
+            return;
+        }
+        let head = e.b.create_block();
+        let body = e.b.create_block();
+        let done = e.b.create_block();
+        let ptr = e.ptr;
+        let index = e.b.append_block_param(head, ptr);
+        let zero = e.iconst_ptr(0);
+        e.b.ins().jump(head, &[zero.into()]);
+        e.b.switch_to_block(head);
+        let finished = e.b.ins().icmp(IntCC::Equal, index, len);
+        e.b.ins().brif(finished, done, &[], body, &[]);
+        e.b.switch_to_block(body);
+        let offset = e.b.ins().imul_imm_u(index, run.stride as i64);
+        let element = e.b.ins().iadd(elements, offset);
+        let zero = e.iconst_ptr(0);
+        self.node(e, run.node, element, zero, reserved);
+        let next = e.b.ins().iadd_imm_u(index, 1);
+        e.b.ins().jump(head, &[next.into()]);
+        e.b.switch_to_block(done);
+    }
+
+    fn enum_(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        op: &crate::plan::EnumOp,
+        data: Value,
+        reserved: bool,
+    ) {
+        let discriminant = match op.discriminant {
+            DiscriminantRead::U8 => e.load_extended(types::I8, false, data),
+            DiscriminantRead::U16 => e.load_extended(types::I16, false, data),
+            DiscriminantRead::U32 => e.load_extended(types::I32, false, data),
+            DiscriminantRead::U64 | DiscriminantRead::I64 => e.load(types::I64, data, 0),
+            DiscriminantRead::I8 => e.load_extended(types::I8, true, data),
+            DiscriminantRead::I16 => e.load_extended(types::I16, true, data),
+            DiscriminantRead::I32 => e.load_extended(types::I32, true, data),
+        };
+        let done = e.b.create_block();
+        let invalid = e.b.create_block();
+        e.b.set_cold_block(invalid);
+        let mut switch = Switch::new();
+        let blocks: Vec<_> = op
+            .variants
+            .iter()
+            .map(|variant| {
+                let block = e.b.create_block();
+                switch.set_entry(u128::from(variant.discriminant as u64), block);
+                block
+            })
+            .collect();
+        switch.emit(e.b, discriminant, invalid);
+
+        e.b.switch_to_block(invalid);
+        let ctx = e.ctx;
+        let node_index = e.b.ins().iconst(types::I32, id.index() as i64);
+        let ptr = e.ptr;
+        let status = e.call_helper_writing(
+            runtime::invalid_discriminant as *const u8,
+            &[ptr, types::I32, types::I64],
+            &[ctx, node_index, discriminant],
+        );
+        e.fail_with(status);
+
+        for (variant, block) in op.variants.iter().zip(blocks) {
+            e.b.switch_to_block(block);
+            if !reserved {
+                e.ensure_const(wire::MAX_VARINT_U64_LEN);
+            }
+            let tag = e.b.ins().iconst(types::I64, i64::from(variant.index));
+            e.put_varint(tag);
+            for field in &variant.fields {
+                let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
+                let zero = e.iconst_ptr(0);
+                self.node(e, field.node, at, zero, reserved);
+            }
+            e.b.ins().jump(done, &[]);
+        }
+        e.b.switch_to_block(done);
+    }
+
+    /// The address of the compiled function of a function node.
+    fn function_address(&self, e: &mut FunctionEmitter, id: NodeId) -> Value {
+        let callee = self.functions[id.index()].expect("every function node is declared");
+        let ptr = e.ptr;
+        e.b.ins().func_addr(ptr, callee)
+    }
+
+    fn iterated(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        data: Value,
+        first: Value,
+        second: Value,
+    ) {
+        let node_index = e.b.ins().iconst(types::I32, id.index() as i64);
+        let ctx = e.ctx;
+        let ptr = e.ptr;
+        let status = e.call_helper_writing(
+            runtime::encode_iterated as *const u8,
+            &[ptr, types::I32, ptr, ptr, ptr],
+            &[ctx, node_index, data, first, second],
+        );
+        e.check(status);
+    }
+}

@@ -1,0 +1,304 @@
+//! The instruction-level vocabulary of a generated encoder function: the
+//! write cursor, capacity checks, byte and varint stores, copies, and calls
+//! to runtime helpers with the spill/reload protocol of [`super::runtime`].
+//!
+//! [`super::codegen`] expresses plan ops in these terms; nothing here knows
+//! about plans or shapes.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind,
+    Type, Value, types,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, Variable};
+
+use super::runtime::{CTX_CUR, CTX_END};
+
+/// One function being generated: the builder plus the registers that hold
+/// the context, the cursor and the capacity end.
+pub(crate) struct FunctionEmitter<'a, 'b> {
+    pub b: &'a mut FunctionBuilder<'b>,
+    pub ptr: Type,
+    pub call_conv: CallConv,
+    pub frontend: TargetFrontendConfig,
+    /// The `*mut EncodeCtx` argument.
+    pub ctx: Value,
+    cur: Variable,
+    end: Variable,
+    /// Returns the (non-zero) status in its parameter.
+    fail: Block,
+}
+
+/// Memory flags for loads of value fields and stores into the buffer: never
+/// trapping, no alignment promised.
+pub(crate) fn flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+impl<'a, 'b> FunctionEmitter<'a, 'b> {
+    /// Starts a function of the compiled-encoder signature in `b`: returns
+    /// the emitter and the `data` and `meta` arguments.
+    pub fn begin(
+        b: &'a mut FunctionBuilder<'b>,
+        frontend: TargetFrontendConfig,
+        call_conv: CallConv,
+    ) -> (Self, Value, Value) {
+        let ptr = frontend.pointer_type();
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let cur = b.declare_var(ptr);
+        let end = b.declare_var(ptr);
+        let fail = b.create_block();
+        b.append_block_param(fail, types::I32);
+        b.set_cold_block(fail);
+        let mut emitter = FunctionEmitter {
+            b,
+            ptr,
+            call_conv,
+            frontend,
+            ctx: params[0],
+            cur,
+            end,
+            fail,
+        };
+        emitter.reload_cursor();
+        (emitter, params[1], params[2])
+    }
+
+    /// Stores the cursor and returns success; then emits the failure exit.
+    pub fn finish(mut self) {
+        self.spill_cursor();
+        let ok = self.b.ins().iconst(types::I32, 0);
+        self.b.ins().return_(&[ok]);
+        self.b.switch_to_block(self.fail);
+        let status = self.b.block_params(self.fail)[0];
+        self.b.ins().return_(&[status]);
+        self.b.seal_all_blocks();
+    }
+
+    /// Makes the stored cursor current (before calls that write).
+    pub fn spill_cursor(&mut self) {
+        let cur = self.b.use_var(self.cur);
+        self.b.ins().store(flags(), cur, self.ctx, CTX_CUR);
+    }
+
+    /// Picks up cursor and capacity after calls that may have written or grown.
+    pub fn reload_cursor(&mut self) {
+        let cur = self.b.ins().load(self.ptr, flags(), self.ctx, CTX_CUR);
+        let end = self.b.ins().load(self.ptr, flags(), self.ctx, CTX_END);
+        self.b.def_var(self.cur, cur);
+        self.b.def_var(self.end, end);
+    }
+
+    /// The current cursor.
+    pub fn cur(&mut self) -> Value {
+        self.b.use_var(self.cur)
+    }
+
+    /// Moves the cursor `bytes` forward.
+    pub fn advance(&mut self, bytes: Value) {
+        let cur = self.b.use_var(self.cur);
+        let next = self.b.ins().iadd(cur, bytes);
+        self.b.def_var(self.cur, next);
+    }
+
+    /// Replaces the cursor (after a helper that wrote and returned it).
+    pub fn set_cur(&mut self, cur: Value) {
+        self.b.def_var(self.cur, cur);
+    }
+
+    /// Ensures `bytes` (a constant) can be written without further checks.
+    pub fn ensure_const(&mut self, bytes: usize) {
+        if bytes > 0 {
+            let needed = self.b.ins().iconst(self.ptr, bytes as i64);
+            self.ensure(needed);
+        }
+    }
+
+    /// Ensures `bytes` can be written without further checks, growing the
+    /// buffer through the runtime when needed.
+    pub fn ensure(&mut self, bytes: Value) {
+        let cur = self.b.use_var(self.cur);
+        let end = self.b.use_var(self.end);
+        let available = self.b.ins().isub(end, cur);
+        let short = self.b.ins().icmp(IntCC::UnsignedLessThan, available, bytes);
+        let grow = self.b.create_block();
+        let ready = self.b.create_block();
+        self.b.set_cold_block(grow);
+        self.b.ins().brif(short, grow, &[], ready, &[]);
+        self.b.switch_to_block(grow);
+        let ctx = self.ctx;
+        let status = self.call_helper_writing(
+            super::runtime::reserve as *const u8,
+            &[self.ptr, self.ptr],
+            &[ctx, bytes],
+        );
+        self.check(status);
+        self.b.ins().jump(ready, &[]);
+        self.b.switch_to_block(ready);
+    }
+
+    /// Stores the low byte of `value` at the cursor and advances by one.
+    pub fn put_byte(&mut self, value: Value) {
+        let cur = self.b.use_var(self.cur);
+        if self.b.func.dfg.value_type(value) == types::I8 {
+            self.b.ins().store(flags(), value, cur, 0);
+        } else {
+            self.b.ins().istore8(flags(), value, cur, 0);
+        }
+        let one = self.b.ins().iconst(self.ptr, 1);
+        self.advance(one);
+    }
+
+    /// Stores the constant byte at the cursor and advances by one.
+    pub fn put_const_byte(&mut self, byte: u8) {
+        let value = self.b.ins().iconst(types::I32, i64::from(byte));
+        self.put_byte(value);
+    }
+
+    /// Stores `value` (any integer type) at the cursor, little-endian, and
+    /// advances by its size.
+    pub fn put_raw(&mut self, value: Value) {
+        let cur = self.b.use_var(self.cur);
+        self.b.ins().store(flags(), value, cur, 0);
+        let size = self.b.func.dfg.value_type(value).bytes();
+        let size = self.b.ins().iconst(self.ptr, i64::from(size));
+        self.advance(size);
+    }
+
+    /// Writes `value` (an `i64`, read as unsigned) as a LEB128 varint; the
+    /// caller has ensured 10 bytes.
+    pub fn put_varint(&mut self, value: Value) {
+        let head = self.b.create_block();
+        let more = self.b.create_block();
+        let last = self.b.create_block();
+        let done = self.b.create_block();
+        let v_head = self.b.append_block_param(head, types::I64);
+        self.b.ins().jump(head, &[value.into()]);
+
+        self.b.switch_to_block(head);
+        let small = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, v_head, 0x80);
+        self.b.ins().brif(small, last, &[], more, &[]);
+
+        self.b.switch_to_block(more);
+        let byte = self.b.ins().bor_imm_u(v_head, 0x80);
+        self.put_byte(byte);
+        let rest = self.b.ins().ushr_imm_u(v_head, 7);
+        self.b.ins().jump(head, &[rest.into()]);
+
+        self.b.switch_to_block(last);
+        self.put_byte(v_head);
+        self.b.ins().jump(done, &[]);
+
+        self.b.switch_to_block(done);
+    }
+
+    /// Copies `bytes` bytes from `src` to the cursor and advances; the
+    /// caller has ensured the room.
+    pub fn put_copy(&mut self, src: Value, bytes: Value) {
+        let cur = self.b.use_var(self.cur);
+        self.b.call_memcpy(self.frontend, cur, src, bytes);
+        self.advance(bytes);
+    }
+
+    /// Loads a value of type `ty` at `base + offset`.
+    pub fn load(&mut self, ty: Type, base: Value, offset: i32) -> Value {
+        self.b.ins().load(ty, flags(), base, offset)
+    }
+
+    /// Loads an integer of type `ty` at `base` and extends it to `i64`.
+    pub fn load_extended(&mut self, ty: Type, signed: bool, base: Value) -> Value {
+        let narrow = self.load(ty, base, 0);
+        if signed {
+            self.b.ins().sextend(types::I64, narrow)
+        } else {
+            self.b.ins().uextend(types::I64, narrow)
+        }
+    }
+
+    /// Branches to the failure exit when `status` (an `i32`) is non-zero.
+    pub fn check(&mut self, status: Value) {
+        let ok = self.b.create_block();
+        self.b
+            .ins()
+            .brif(status, self.fail, &[status.into()], ok, &[]);
+        self.b.switch_to_block(ok);
+    }
+
+    /// Branches to the failure exit with `status` unconditionally.
+    pub fn fail_with(&mut self, status: Value) {
+        self.b.ins().jump(self.fail, &[status.into()]);
+    }
+
+    /// A signature of the native C convention.
+    pub fn signature(&self, params: &[Type], returns: &[Type]) -> Signature {
+        let mut sig = Signature::new(self.call_conv);
+        sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+        sig.returns
+            .extend(returns.iter().map(|&t| AbiParam::new(t)));
+        sig
+    }
+
+    /// Calls the native function at `address` that does not touch the
+    /// buffer; returns its results.
+    pub fn call_native(
+        &mut self,
+        address: *const u8,
+        params: &[Type],
+        returns: &[Type],
+        args: &[Value],
+    ) -> Vec<Value> {
+        let sig = self.signature(params, returns);
+        let sig = self.b.import_signature(sig);
+        let callee = self.b.ins().iconst(self.ptr, address as i64);
+        let call = self.b.ins().call_indirect(sig, callee, args);
+        self.b.inst_results(call).to_vec()
+    }
+
+    /// Calls a runtime helper that may write to or grow the buffer and
+    /// returns an `i32` status: spills the cursor first, reloads it after.
+    pub fn call_helper_writing(
+        &mut self,
+        address: *const u8,
+        params: &[Type],
+        args: &[Value],
+    ) -> Value {
+        self.spill_cursor();
+        let status = self.call_native(address, params, &[types::I32], args)[0];
+        self.reload_cursor();
+        status
+    }
+
+    /// Calls another compiled function of this module (which writes):
+    /// spills and reloads the cursor and propagates a failure.
+    pub fn call_compiled(&mut self, callee: FuncRef, data: Value, meta: Value) {
+        self.spill_cursor();
+        let ctx = self.ctx;
+        let call = self.b.ins().call(callee, &[ctx, data, meta]);
+        let status = self.b.inst_results(call)[0];
+        self.reload_cursor();
+        self.check(status);
+    }
+
+    /// A stack slot of `words` pointer-sized words.
+    pub fn word_slot(&mut self, words: u32) -> Value {
+        let bytes = words * self.ptr.bytes();
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            bytes,
+            3,
+        ));
+        self.b.ins().stack_addr(self.ptr, slot, 0)
+    }
+
+    /// A pointer-typed constant.
+    pub fn iconst_ptr(&mut self, value: i64) -> Value {
+        self.b.ins().iconst(self.ptr, value)
+    }
+}

@@ -1,0 +1,245 @@
+//! The Cranelift JIT engine: compiles a [`Plan`] to machine code.
+//!
+//! One `JITModule` per compiled root type, kept for the life of the process
+//! (compiled encoders are cached, see [`crate::cache`]). Every function node
+//! of the plan (see [`codegen::PlanFacts`]) becomes one Cranelift function of
+//! the signature [`runtime::CompiledFn`]; the root's is the entry point.
+//!
+//! Debugging aids: `JITCARD_DUMP_CLIF=<dir>` writes the CLIF of every
+//! compiled function to `<dir>`; `JITCARD_PERF_MAP=1` appends each function's
+//! address range to `/tmp/perf-<pid>.map` so `perf report` names JIT frames.
+
+mod codegen;
+mod emit;
+mod layout;
+pub(crate) mod runtime;
+mod trampolines;
+mod vtable_calls;
+
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::ir::{AbiParam, Signature, UserFuncName};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, ir};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use facet_core::PtrConst;
+
+use crate::plan::{NodeId, Plan};
+use crate::{Error, VtableCalls};
+use codegen::{NodeEmitter, PlanFacts};
+use emit::FunctionEmitter;
+use runtime::{CompiledFn, EncodeCtx, STATUS_OK};
+use vtable_calls::VtableCallEmitter;
+
+/// A plan compiled to machine code.
+pub(crate) struct CompiledEncoder {
+    entry: CompiledFn,
+    /// Machine-code bytes of all its functions.
+    pub code_size: usize,
+    /// Wall time spent compiling (lowering excluded).
+    pub compile_time: Duration,
+}
+
+// SAFETY: the entry is a pointer to immutable machine code in a module that
+// is never freed; calling it from any thread is as safe as calling it from one.
+unsafe impl Send for CompiledEncoder {}
+// SAFETY: as above; the struct holds no interior mutability.
+unsafe impl Sync for CompiledEncoder {}
+
+impl CompiledEncoder {
+    /// Appends the encoding of the value at `src` to `out`.
+    ///
+    /// # Safety
+    /// `src` points at a live value of the root shape of `plan`, the plan this
+    /// encoder was compiled from.
+    pub(crate) unsafe fn encode(
+        &self,
+        plan: &Plan,
+        src: PtrConst,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let (data, meta) = runtime::ptr_words(src);
+        let mut ctx = EncodeCtx::new(out, plan);
+        // SAFETY: the entry was compiled from `plan` for values of its root
+        // shape, which the caller guarantees `src` is.
+        let status = unsafe { (self.entry)(&mut ctx, data, meta) };
+        if status == STATUS_OK {
+            ctx.finish();
+            Ok(())
+        } else {
+            Err(ctx.take_error())
+        }
+    }
+}
+
+/// Whether this build and host can run the JIT.
+pub(crate) fn host_supported() -> bool {
+    host_isa().is_some()
+}
+
+fn host_isa() -> Option<&'static OwnedTargetIsa> {
+    static ISA: OnceLock<Option<OwnedTargetIsa>> = OnceLock::new();
+    ISA.get_or_init(|| {
+        if !(cfg!(target_pointer_width = "64") && cfg!(target_endian = "little")) {
+            return None;
+        }
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").ok()?;
+        flags.set("is_pic", "false").ok()?;
+        let isa = cranelift_native::builder().ok()?;
+        isa.finish(settings::Flags::new(flags)).ok()
+    })
+    .as_ref()
+}
+
+fn internal(message: impl std::fmt::Display) -> Error {
+    Error::Internal {
+        message: message.to_string(),
+    }
+}
+
+/// Compiles `plan` with vtable calls in `mode`.
+pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
+    let started = Instant::now();
+    let isa = host_isa()
+        .ok_or_else(|| internal("the JIT does not support this host"))?
+        .clone();
+    let call_conv = isa.default_call_conv();
+    let frontend = isa.frontend_config();
+    let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+    let facts = PlanFacts::of(plan);
+
+    let mut signature = Signature::new(call_conv);
+    let ptr = frontend.pointer_type();
+    signature
+        .params
+        .extend([AbiParam::new(ptr), AbiParam::new(ptr), AbiParam::new(ptr)]);
+    signature.returns.push(AbiParam::new(ir::types::I32));
+
+    let mut ids: Vec<Option<FuncId>> = vec![None; plan.nodes().len()];
+    let mut names = vec![String::new(); plan.nodes().len()];
+    for (index, own) in facts.own_function.iter().enumerate() {
+        if *own {
+            names[index] = format!(
+                "jitcard::{}#{index}",
+                sanitize(&plan.nodes()[index].shape.to_string())
+            );
+            let id = module
+                .declare_function(&names[index], Linkage::Local, &signature)
+                .map_err(internal)?;
+            ids[index] = Some(id);
+        }
+    }
+
+    let dump_dir = std::env::var_os("JITCARD_DUMP_CLIF");
+    let mut ctx = module.make_context();
+    let mut builder_ctx = FunctionBuilderContext::new();
+    let mut code_size = 0;
+    let mut sizes = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let Some(id) = *id else { continue };
+        ctx.clear();
+        ctx.func.signature = signature.clone();
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let mut builder = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
+            let functions = ids
+                .iter()
+                .map(|callee| {
+                    callee.map(|callee| module.declare_func_in_func(callee, builder.func))
+                })
+                .collect();
+            let nodes = NodeEmitter {
+                plan,
+                facts: &facts,
+                calls: VtableCallEmitter { mode },
+                function_node: NodeId::from_index(index),
+                functions,
+            };
+            let (mut emitter, data, meta) =
+                FunctionEmitter::begin(&mut builder, frontend, call_conv);
+            nodes.node(&mut emitter, NodeId::from_index(index), data, meta, false);
+            emitter.finish();
+            builder.finalize(frontend);
+        }
+        if let Some(dir) = &dump_dir {
+            dump_clif(dir, &names[index], &ctx);
+        }
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| internal(format!("{e:?}")))?;
+        let size = ctx
+            .compiled_code()
+            .map_or(0, |code| code.code_info().total_size as usize);
+        code_size += size;
+        sizes.push((id, index, size));
+    }
+    module.finalize_definitions().map_err(internal)?;
+
+    let root_id = ids[plan.root().index()].ok_or_else(|| internal("root function missing"))?;
+    let entry_address = module.get_finalized_function(root_id);
+    if std::env::var_os("JITCARD_PERF_MAP").is_some_and(|v| v != "0") {
+        let symbols: Vec<_> = sizes
+            .iter()
+            .map(|&(id, index, size)| {
+                (
+                    module.get_finalized_function(id),
+                    size,
+                    names[index].clone(),
+                )
+            })
+            .collect();
+        append_perf_map(&symbols);
+    }
+    // The module owns the machine code; compiled encoders live as long as the
+    // process (they are cached), so the module is never freed.
+    std::mem::forget(module);
+    // SAFETY: the root function was compiled with the `CompiledFn` signature
+    // in the host's C calling convention.
+    let entry = unsafe { std::mem::transmute::<*const u8, CompiledFn>(entry_address) };
+    Ok(CompiledEncoder {
+        entry,
+        code_size,
+        compile_time: started.elapsed(),
+    })
+}
+
+/// A type name usable in symbol and file names.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn dump_clif(dir: &std::ffi::OsStr, name: &str, ctx: &Context) {
+    let dir = std::path::Path::new(dir);
+    let path = dir.join(format!("{}.clif", sanitize(name)));
+    // Best effort: a debugging aid must not make encoding fail.
+    let _ = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, format!("; {name}\n{}", ctx.func.display())));
+}
+
+fn append_perf_map(symbols: &[(*const u8, usize, String)]) {
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    // Best effort: a debugging aid must not make encoding fail.
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        for (address, size, name) in symbols {
+            let _ = writeln!(file, "{:x} {size:x} {name}", *address as usize);
+        }
+    }
+}

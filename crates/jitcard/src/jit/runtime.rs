@@ -1,0 +1,415 @@
+//! The run-time side of generated encoders: the context they write through
+//! and the `extern "C"` helpers they call for everything that is not worth
+//! inlining (buffer growth, rare scalars, iteration, fallbacks, errors).
+//!
+//! Protocol with generated code: a compiled function keeps the write cursor
+//! (`cur`) and the end of the buffer's capacity (`end`) in registers. Before
+//! calling anything that may write to or grow the buffer (every helper here
+//! that takes the context, and other compiled functions) it stores `cur` into
+//! the context; afterwards it reloads both. Helpers return a status: 0 means
+//! success, anything else means an [`Error`] was stored in the context and
+//! the generated code must return the status at once. Helpers never unwind.
+
+use core::ptr;
+use std::mem::offset_of;
+
+use facet_core::PtrConst;
+
+use crate::Error;
+use crate::fallback;
+use crate::plan::{Iteration, Node, NodeId, Op, Plan};
+use crate::wire;
+
+/// Status returned by helpers and compiled functions: success.
+pub(crate) const STATUS_OK: u32 = 0;
+/// Status returned by helpers and compiled functions: an error is in the context.
+pub(crate) const STATUS_ERROR: u32 = 1;
+
+/// Signature of every compiled function: encode the value at
+/// (`data`, `meta`) (meta is 0 for sized values, the length for `str`/`[T]`).
+pub(crate) type CompiledFn =
+    unsafe extern "C" fn(ctx: *mut EncodeCtx, data: *const u8, meta: usize) -> u32;
+
+/// What generated code writes through. `cur` and `end` are read and written
+/// by generated code at the offsets [`CTX_CUR`] and [`CTX_END`].
+#[repr(C)]
+pub(crate) struct EncodeCtx {
+    /// Next byte to write; always inside the vector's allocation.
+    cur: *mut u8,
+    /// One past the last byte of the vector's capacity.
+    end: *mut u8,
+    /// The vector being appended to. Its length stays at the value it had
+    /// when encoding started (or last synced) until [`EncodeCtx::finish`].
+    out: *mut Vec<u8>,
+    /// The plan the running code was compiled from (for fallbacks and errors).
+    plan: *const Plan,
+    /// The error behind a [`STATUS_ERROR`].
+    error: Option<Error>,
+}
+
+/// Offset of the cursor in [`EncodeCtx`].
+pub(crate) const CTX_CUR: i32 = offset_of!(EncodeCtx, cur) as i32;
+/// Offset of the capacity end in [`EncodeCtx`].
+pub(crate) const CTX_END: i32 = offset_of!(EncodeCtx, end) as i32;
+
+impl EncodeCtx {
+    /// A context appending to `out`.
+    pub(crate) fn new(out: &mut Vec<u8>, plan: &Plan) -> EncodeCtx {
+        let mut ctx = EncodeCtx {
+            cur: ptr::null_mut(),
+            end: ptr::null_mut(),
+            out,
+            plan,
+            error: None,
+        };
+        ctx.load_cursor();
+        ctx
+    }
+
+    /// Points `cur`/`end` at the vector's spare capacity.
+    fn load_cursor(&mut self) {
+        // SAFETY: `out` is the exclusive borrow this context was made from.
+        let out = unsafe { &mut *self.out };
+        let base = out.as_mut_ptr();
+        // SAFETY: len and capacity are within (or one past) the allocation.
+        unsafe {
+            self.cur = base.add(out.len());
+            self.end = base.add(out.capacity());
+        }
+    }
+
+    /// Makes the vector's length cover everything written so far.
+    fn sync_len(&mut self) {
+        // SAFETY: `out` is the exclusive borrow this context was made from.
+        let out = unsafe { &mut *self.out };
+        // SAFETY: `cur` lies in `out`'s allocation, at or after its start.
+        let written = unsafe { self.cur.offset_from(out.as_ptr()) } as usize;
+        // SAFETY: every byte below `cur` was written by the encoder (or was
+        // already part of the vector), and `cur <= end` = capacity.
+        unsafe { out.set_len(written) };
+    }
+
+    /// Ends a successful run: the vector now holds every written byte.
+    pub(crate) fn finish(mut self) {
+        self.sync_len();
+    }
+
+    /// The error behind a non-zero status.
+    pub(crate) fn take_error(&mut self) -> Error {
+        self.error.take().unwrap_or_else(|| Error::Internal {
+            message: "compiled encoder failed without reporting an error".to_string(),
+        })
+    }
+
+    fn plan(&self) -> &Plan {
+        // SAFETY: the plan outlives the run (the encoder holds it).
+        unsafe { &*self.plan }
+    }
+
+    fn fail(&mut self, error: Error) -> u32 {
+        self.error = Some(error);
+        STATUS_ERROR
+    }
+
+    /// Ensures `additional` bytes fit after `cur`.
+    fn reserve(&mut self, additional: usize) -> u32 {
+        // SAFETY: both pointers are in the same allocation, `cur <= end`.
+        if (unsafe { self.end.offset_from(self.cur) } as usize) >= additional {
+            return STATUS_OK;
+        }
+        self.sync_len();
+        // SAFETY: `out` is the exclusive borrow this context was made from.
+        let grown = unsafe { &mut *self.out }.try_reserve(additional);
+        self.load_cursor();
+        match grown {
+            Ok(()) => STATUS_OK,
+            Err(_) => self.fail(Error::Allocation { additional }),
+        }
+    }
+
+    /// Appends bytes, growing the buffer as needed.
+    fn write(&mut self, bytes: &[u8]) -> u32 {
+        if self.reserve(bytes.len()) != STATUS_OK {
+            return STATUS_ERROR;
+        }
+        // SAFETY: `reserve` made room for `bytes.len()` bytes at `cur`.
+        unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), self.cur, bytes.len());
+            self.cur = self.cur.add(bytes.len());
+        }
+        STATUS_OK
+    }
+
+    fn write_varint(&mut self, value: u64) -> u32 {
+        let mut bytes = [0u8; wire::MAX_VARINT_U64_LEN];
+        let len = wire::encode_varint_u64(value, &mut bytes);
+        self.write(&bytes[..len])
+    }
+
+    fn node(&self, node: u32) -> &Node {
+        self.plan().node(NodeId::from_index(node as usize))
+    }
+
+    fn length_mismatch(&mut self, node: u32, reported: usize, yielded: usize) -> u32 {
+        let node = self.node(node);
+        let error = Error::LengthMismatch {
+            path: node.path.clone(),
+            type_name: node.shape.to_string(),
+            reported,
+            yielded,
+        };
+        self.fail(error)
+    }
+}
+
+/// Grows the buffer so `additional` bytes fit after the (stored) cursor.
+pub(crate) unsafe extern "C" fn reserve(ctx: *mut EncodeCtx, additional: usize) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    unsafe { &mut *ctx }.reserve(additional)
+}
+
+/// Encodes a delegated node with facet-postcard at the (stored) cursor.
+pub(crate) unsafe extern "C" fn fallback(
+    ctx: *mut EncodeCtx,
+    node: u32,
+    data: *const u8,
+    meta: usize,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    ctx.sync_len();
+    // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
+    let node = unsafe { &*(ctx.node(node) as *const Node) };
+    let src = value_ptr(data, meta, node);
+    // SAFETY: `out` is the exclusive borrow of this run; the value at `src`
+    // has the node's shape (generated code passes the node's own value).
+    let result = unsafe { fallback::encode(node, src, &mut *ctx.out) };
+    ctx.load_cursor();
+    match result {
+        Ok(()) => STATUS_OK,
+        Err(error) => ctx.fail(error),
+    }
+}
+
+/// Reports an enum whose discriminant matches no variant.
+pub(crate) unsafe extern "C" fn invalid_discriminant(
+    ctx: *mut EncodeCtx,
+    node: u32,
+    discriminant: i64,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let node = ctx.node(node);
+    let error = Error::InvalidDiscriminant {
+        path: node.path.clone(),
+        type_name: node.shape.to_string(),
+        discriminant,
+    };
+    ctx.fail(error)
+}
+
+/// Writes a `u128` varint at `cur` (19 bytes reserved by the caller) and
+/// returns the new cursor.
+pub(crate) unsafe extern "C" fn write_varint_u128(cur: *mut u8, value: *const u128) -> *mut u8 {
+    let mut bytes = [0u8; wire::MAX_VARINT_U128_LEN];
+    // SAFETY: generated code passes the address of the integer field.
+    let len = wire::encode_varint_u128(unsafe { ptr::read_unaligned(value) }, &mut bytes);
+    // SAFETY: the caller reserved the maximum varint length at `cur`.
+    unsafe {
+        ptr::copy_nonoverlapping(bytes.as_ptr(), cur, len);
+        cur.add(len)
+    }
+}
+
+/// Writes an `i128` zigzag varint at `cur` (19 bytes reserved by the caller)
+/// and returns the new cursor.
+pub(crate) unsafe extern "C" fn write_varint_i128(cur: *mut u8, value: *const i128) -> *mut u8 {
+    // SAFETY: generated code passes the address of the integer field.
+    let zigzag = wire::zigzag_i128(unsafe { ptr::read_unaligned(value) });
+    // SAFETY: forwarded; the zigzagged value has the same maximum length.
+    unsafe { write_varint_u128(cur, &zigzag) }
+}
+
+/// Writes a `char` as a length-prefixed UTF-8 string at `cur` (5 bytes
+/// reserved by the caller) and returns the new cursor.
+pub(crate) unsafe extern "C" fn write_char(cur: *mut u8, value: u32) -> *mut u8 {
+    // Generated code loaded `value` from a live `char`, so it is valid.
+    let c = char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER);
+    let mut utf8 = [0u8; 4];
+    let encoded = c.encode_utf8(&mut utf8);
+    // SAFETY: the caller reserved 5 bytes at `cur`: one length byte, at most 4 of UTF-8.
+    unsafe {
+        *cur = encoded.len() as u8;
+        ptr::copy_nonoverlapping(encoded.as_ptr(), cur.add(1), encoded.len());
+        cur.add(1 + encoded.len())
+    }
+}
+
+/// The bytes of a `String` (for hosts where its layout was not calibrated):
+/// returns the data pointer and stores the length in `len`.
+pub(crate) unsafe extern "C" fn string_parts(string: *const String, len: *mut usize) -> *const u8 {
+    // SAFETY: generated code passes the address of a live `String` and a slot.
+    let string = unsafe { &*string };
+    // SAFETY: `len` is a writable one-word slot.
+    unsafe { *len = string.len() };
+    string.as_ptr()
+}
+
+/// The bytes of a `&str`: returns the data pointer and stores the length in `len`.
+pub(crate) unsafe extern "C" fn str_ref_parts(string: *const &str, len: *mut usize) -> *const u8 {
+    // SAFETY: generated code passes the address of a live `&str` and a slot.
+    let string = unsafe { *string };
+    // SAFETY: `len` is a writable one-word slot.
+    unsafe { *len = string.len() };
+    string.as_ptr()
+}
+
+/// Encodes a set or map node through its (Rust-ABI) iterator, calling the
+/// compiled element functions (`second` is the value function of a map, or
+/// null for a set) for each item.
+pub(crate) unsafe extern "C" fn encode_iterated(
+    ctx: *mut EncodeCtx,
+    node: u32,
+    data: *const u8,
+    first: CompiledFn,
+    second: Option<CompiledFn>,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx_ref = unsafe { &mut *ctx };
+    // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
+    let node_ref = unsafe { &*(ctx_ref.node(node) as *const Node) };
+    let src = PtrConst::new(data);
+    match (&node_ref.op, second) {
+        (Op::Set(op), None) => {
+            // SAFETY: `data` is a live value of the set's shape.
+            let len = unsafe { (op.len)(src) };
+            if ctx_ref.write_varint(len as u64) != STATUS_OK {
+                return STATUS_ERROR;
+            }
+            // SAFETY: as above; items are live elements of the set.
+            unsafe {
+                iterate(ctx, node, len, &op.iter, src, |item| {
+                    let (d, m) = ptr_words(item);
+                    first(ctx, d, m)
+                })
+            }
+        }
+        (Op::Map(op), Some(value_fn)) => {
+            // SAFETY: `data` is a live value of the map's shape.
+            let len = unsafe { (op.len)(src) };
+            if ctx_ref.write_varint(len as u64) != STATUS_OK {
+                return STATUS_ERROR;
+            }
+            // SAFETY: as above; items are live entries of the map.
+            unsafe {
+                iterate(ctx, node, len, &op.iter, src, |(key, value)| {
+                    let (kd, km) = ptr_words(key);
+                    let status = first(ctx, kd, km);
+                    if status != STATUS_OK {
+                        return status;
+                    }
+                    let (vd, vm) = ptr_words(value);
+                    value_fn(ctx, vd, vm)
+                })
+            }
+        }
+        _ => ctx_ref.fail(Error::Internal {
+            message: format!("encode_iterated called on node `{}`", node_ref.path),
+        }),
+    }
+}
+
+/// Encodes a list without `as_ptr` through its (Rust-ABI) `get`, calling
+/// the compiled element function for each element.
+pub(crate) unsafe extern "C" fn encode_indexed_list(
+    ctx: *mut EncodeCtx,
+    node: u32,
+    data: *const u8,
+    element: CompiledFn,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx_ref = unsafe { &mut *ctx };
+    // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
+    let node_ref = unsafe { &*(ctx_ref.node(node) as *const Node) };
+    let Op::List(op) = &node_ref.op else {
+        return ctx_ref.fail(Error::Internal {
+            message: format!("encode_indexed_list called on node `{}`", node_ref.path),
+        });
+    };
+    let src = PtrConst::new(data);
+    // SAFETY: `data` is a live value of the list's shape.
+    let len = unsafe { (op.vtable.len)(src) };
+    if ctx_ref.write_varint(len as u64) != STATUS_OK {
+        return STATUS_ERROR;
+    }
+    for index in 0..len {
+        // SAFETY: `index < len` of a live list of this vtable.
+        let Some(item) = (unsafe { (op.vtable.get)(src, index, op.list_shape) }) else {
+            return ctx_ref.length_mismatch(node, len, index);
+        };
+        let (d, m) = ptr_words(item);
+        // SAFETY: `element` was compiled for the list's element node.
+        let status = unsafe { element(ctx, d, m) };
+        if status != STATUS_OK {
+            return status;
+        }
+    }
+    STATUS_OK
+}
+
+/// Runs `each` on every item, checking the count against `len`, and frees
+/// the iterator however the loop ends.
+///
+/// # Safety
+/// `src` is a live collection of the vtable `iteration` comes from.
+unsafe fn iterate<T: facet_core::IterItem>(
+    ctx: *mut EncodeCtx,
+    node: u32,
+    len: usize,
+    iteration: &Iteration<T>,
+    src: PtrConst,
+    mut each: impl FnMut(T::Item) -> u32,
+) -> u32 {
+    // SAFETY: forwarded from the caller.
+    let iter = unsafe { (iteration.init)(src) };
+    let mut yielded = 0;
+    let mut status = STATUS_OK;
+    // SAFETY: `iter` is live until `dealloc` below.
+    while let Some(item) = unsafe { (iteration.next)(iter) } {
+        if yielded == len {
+            // SAFETY: generated code passes the live context of this run.
+            status = unsafe { &mut *ctx }.length_mismatch(node, len, yielded + 1);
+            break;
+        }
+        status = each(item);
+        if status != STATUS_OK {
+            break;
+        }
+        yielded += 1;
+    }
+    // SAFETY: `iter` came from `init` and is freed once.
+    unsafe { (iteration.dealloc)(iter) };
+    if status == STATUS_OK && yielded != len {
+        // SAFETY: generated code passes the live context of this run.
+        return unsafe { &mut *ctx }.length_mismatch(node, len, yielded);
+    }
+    status
+}
+
+/// The two machine words of a facet pointer: the data address (tag bit
+/// cleared) and the metadata (0 for thin pointers, the length for `str`/`[T]`).
+pub(crate) fn ptr_words(p: PtrConst) -> (*const u8, usize) {
+    // SAFETY: `PtrConst` is `repr(transparent)` over `PtrMut`, which is
+    // `repr(C) { TaggedPtr, *const () }`: two pointer-sized words.
+    let words: [usize; 2] = unsafe { core::mem::transmute::<PtrConst, [usize; 2]>(p) };
+    (p.raw_ptr(), words[1])
+}
+
+/// The facet pointer of a value handed to generated code as two words.
+fn value_ptr(data: *const u8, meta: usize, node: &Node) -> PtrConst {
+    if node.shape.layout.sized_layout().is_ok() {
+        PtrConst::new(data)
+    } else {
+        PtrConst::new_wide(data, meta as *const ())
+    }
+}

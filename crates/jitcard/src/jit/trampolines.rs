@@ -1,0 +1,94 @@
+//! Trampolines: Rust `extern "C"` functions that generated code calls with
+//! plain machine words, which build the `PtrConst` arguments of facet's
+//! vtable functions in Rust and forward to them.
+//!
+//! rustc lowers the C ABI of `PtrConst` (a 16-byte struct) correctly on every
+//! target, so this is the correct baseline; the price is one extra call per
+//! vtable operation. Each trampoline takes the vtable function itself as its
+//! first argument, so one trampoline serves every shape of its kind.
+//! Results that are `PtrConst` come back as two words through `out`: the data
+//! address with the tag bit cleared, and the metadata word.
+
+use facet_core::{
+    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, OptionIsSomeFn, PtrConst, ResultGetErrFn,
+    ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
+};
+
+use super::runtime::ptr_words;
+
+/// `OptionVTable::is_some` of the option at `option`.
+pub(crate) unsafe extern "C" fn option_is_some(f: OptionIsSomeFn, option: *const u8) -> u8 {
+    // SAFETY: generated code passes an option's vtable fn and its value.
+    u8::from(unsafe { f(PtrConst::new(option)) })
+}
+
+/// `OptionVTable::get_value` of the (`Some`) option at `option`.
+pub(crate) unsafe extern "C" fn option_get_value(
+    f: OptionGetValueFn,
+    option: *const u8,
+) -> *const u8 {
+    // SAFETY: generated code passes an option's vtable fn and its `Some` value.
+    unsafe { f(PtrConst::new(option)) }
+}
+
+/// `ResultVTable::is_ok` of the result at `result`.
+pub(crate) unsafe extern "C" fn result_is_ok(f: ResultIsOkFn, result: *const u8) -> u8 {
+    // SAFETY: generated code passes a result's vtable fn and its value.
+    u8::from(unsafe { f(PtrConst::new(result)) })
+}
+
+/// `ResultVTable::get_ok` of the (`Ok`) result at `result`.
+pub(crate) unsafe extern "C" fn result_get_ok(f: ResultGetOkFn, result: *const u8) -> *const u8 {
+    // SAFETY: generated code passes a result's vtable fn and its `Ok` value.
+    unsafe { f(PtrConst::new(result)) }
+}
+
+/// `ResultVTable::get_err` of the (`Err`) result at `result`.
+pub(crate) unsafe extern "C" fn result_get_err(f: ResultGetErrFn, result: *const u8) -> *const u8 {
+    // SAFETY: generated code passes a result's vtable fn and its `Err` value.
+    unsafe { f(PtrConst::new(result)) }
+}
+
+/// `PointerVTable::borrow_fn` of the (sized) pointer at `pointer`; the
+/// pointee's two words go to `out`.
+pub(crate) unsafe extern "C" fn pointer_borrow(
+    f: BorrowFn,
+    pointer: *const u8,
+    out: *mut [usize; 2],
+) {
+    // SAFETY: generated code passes a pointer's borrow fn, its value, and a
+    // two-word stack slot.
+    unsafe {
+        let (data, meta) = ptr_words(f(PtrConst::new(pointer)));
+        *out = [data as usize, meta];
+    }
+}
+
+/// `SliceVTable::len` of the slice (`data`, `len` words of a wide pointer).
+pub(crate) unsafe extern "C" fn slice_len(f: SliceLenFn, data: *const u8, meta: usize) -> usize {
+    // SAFETY: generated code passes a slice's vtable fn and its wide pointer.
+    unsafe { f(PtrConst::new_wide(data, meta as *const ())) }
+}
+
+/// `SliceVTable::as_ptr` of the slice (`data`, `len` words of a wide
+/// pointer): the address of its first element.
+pub(crate) unsafe extern "C" fn slice_as_ptr(
+    f: SliceAsPtrFn,
+    data: *const u8,
+    meta: usize,
+) -> *const u8 {
+    // SAFETY: generated code passes a slice's vtable fn and its wide pointer.
+    unsafe { f(PtrConst::new_wide(data, meta as *const ())) }.raw_ptr()
+}
+
+/// `ListVTable::len` of the list at `list`.
+pub(crate) unsafe extern "C" fn list_len(f: ListLenFn, list: *const u8) -> usize {
+    // SAFETY: generated code passes a list's vtable fn and its value.
+    unsafe { f(PtrConst::new(list)) }
+}
+
+/// `ListVTable::as_ptr` of the list at `list`: the address of its first element.
+pub(crate) unsafe extern "C" fn list_as_ptr(f: ListAsPtrFn, list: *const u8) -> *const u8 {
+    // SAFETY: generated code passes a list's vtable fn and its value.
+    unsafe { f(PtrConst::new(list)) }.raw_ptr()
+}
