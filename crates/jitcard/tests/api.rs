@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::thread;
 
 use jitcard::{Encoder, Engine};
-use jitcard_bench::workloads::{GnarlyPayload, Tree};
+use jitcard_bench::workloads::{GnarlyPayload, OptionHeavy, Tree};
 
 #[test]
 fn one_encoder_is_shared_by_many_threads() {
@@ -94,4 +94,52 @@ fn encoders_are_cheap_to_clone_and_debug_print_their_root() {
         format!("{encoder:?}"),
         r#"Encoder { engine: Interpreter, root: "Tree" }"#
     );
+}
+
+#[test]
+fn jit_engine_availability_matches_the_build() {
+    let jit = Engine::Jit {
+        vtable_calls: jitcard::VtableCalls::Trampoline,
+    };
+    if cfg!(feature = "jit") && cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        assert!(Engine::jit_available());
+        assert_eq!(Engine::available(), [Engine::Interpreter, jit]);
+        let encoder = Encoder::<Tree>::new(jit).unwrap();
+        assert_eq!(
+            encoder.to_vec(&Tree::new(3, 9)).unwrap(),
+            postcard::to_allocvec(&Tree::new(3, 9)).unwrap()
+        );
+    }
+    if !cfg!(feature = "jit") {
+        assert!(!Engine::jit_available());
+        assert_eq!(Engine::available(), [Engine::Interpreter]);
+        assert_eq!(Engine::host_default(), Engine::Interpreter);
+        let error = Encoder::<Tree>::new(jit).unwrap_err();
+        assert!(
+            matches!(error, jitcard::Error::EngineUnavailable { .. }),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn one_compiled_encoder_serves_many_threads() {
+    let encoder = Arc::new(Encoder::<Vec<OptionHeavy>>::new(Engine::host_default()).unwrap());
+    let handles: Vec<_> = (0..8u64)
+        .map(|seed| {
+            let encoder = Arc::clone(&encoder);
+            thread::spawn(move || {
+                for round in 0..20 {
+                    let value = OptionHeavy::list(8, seed * 100 + round);
+                    assert_eq!(
+                        encoder.to_vec(&value).unwrap(),
+                        postcard::to_allocvec(&value).unwrap()
+                    );
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
 }

@@ -393,6 +393,32 @@ fn unsupported_shapes_are_refused_with_their_field_path() {
 }
 
 #[test]
+fn strict_encoders_refuse_delegated_parts() {
+    let error = Encoder::<Reading>::strict(Engine::host_default()).unwrap_err();
+    assert!(matches!(error, Error::NotCompiled { .. }), "{error:?}");
+    assert_eq!(error.path(), "Reading.temperature");
+    let coverage = Encoder::<Reading>::new(Engine::host_default())
+        .unwrap()
+        .coverage();
+    let temperature = coverage
+        .iter()
+        .find(|c| c.path == "Reading.temperature")
+        .unwrap();
+    assert_eq!(
+        temperature.runs_on,
+        jitcard::RunsOn::FacetPostcard(FallbackReason::Proxy)
+    );
+    let sensor = coverage
+        .iter()
+        .find(|c| c.path == "Reading.sensor")
+        .unwrap();
+    assert_eq!(
+        sensor.runs_on,
+        jitcard::RunsOn::Engine(Engine::host_default())
+    );
+}
+
+#[test]
 fn to_vec_reports_unsupported_types_instead_of_panicking() {
     let value = WithFnPointer {
         id: 1,

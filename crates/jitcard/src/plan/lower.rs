@@ -54,7 +54,7 @@ impl Lowerer {
         if let Some(&id) = self.by_type.get(&type_id) {
             return Ok(id);
         }
-        let id = NodeId(self.nodes.len() as u32);
+        let id = NodeId::from_index(self.nodes.len());
         // The op is filled in below; registering the node first is what lets
         // recursive shapes refer to it while it is being lowered.
         self.nodes.push(Node {

@@ -11,7 +11,8 @@ use jitcard_bench::cases::{jitcard_engines, serde_postcard_append};
 use jitcard_bench::diff::mismatch_report;
 use serde::Serialize;
 
-/// Every engine's bytes for `value` equal serde+postcard's; when
+/// Every engine's bytes for `value`, with no part delegated (strict
+/// encoders), and `jitcard::to_vec`'s, equal serde+postcard's; when
 /// `with_facet_postcard`, facet-postcard's too.
 pub fn check_against<T>(value: &T, with_facet_postcard: bool) -> Result<(), String>
 where
@@ -36,8 +37,9 @@ where
         }
     }
     for engine in jitcard_engines() {
-        let encoder = jitcard::Encoder::<T>::new(engine)
-            .map_err(|e| format!("{type_name}: no {} encoder: {e}", engine.name()))?;
+        // Strict: every part must run on the engine itself, none delegated.
+        let encoder = jitcard::Encoder::<T>::strict(engine)
+            .map_err(|e| format!("{type_name}: no strict {} encoder: {e}", engine.name()))?;
         match encoder.to_vec(value) {
             Ok(bytes) => reports.extend(mismatch_report(
                 type_name,

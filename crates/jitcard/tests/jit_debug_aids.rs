@@ -1,0 +1,62 @@
+//! `JITCARD_DUMP_CLIF` and `JITCARD_PERF_MAP`: the CLIF of every compiled
+//! function is written out, and perf can name JIT frames.
+//! (Its only test, in its own binary: it sets process environment variables.)
+#![cfg(feature = "jit")]
+
+use facet::Facet;
+use jitcard::{Encoder, Engine, VtableCalls};
+
+#[derive(Facet)]
+struct Probe {
+    id: u32,
+    children: Vec<Probe>,
+}
+
+#[test]
+fn clif_dump_and_perf_map_name_every_compiled_function() {
+    let dir = std::env::temp_dir().join(format!("jitcard-clif-{}", std::process::id()));
+    // SAFETY: this binary's only test sets the variables before anything
+    // else (no other thread reads the environment yet).
+    unsafe {
+        std::env::set_var("JITCARD_DUMP_CLIF", &dir);
+        std::env::set_var("JITCARD_PERF_MAP", "1");
+    }
+    let encoder = Encoder::<Probe>::new(Engine::Jit {
+        vtable_calls: VtableCalls::Trampoline,
+    })
+    .unwrap();
+    let value = Probe {
+        id: 1,
+        children: vec![Probe {
+            id: 2,
+            children: vec![],
+        }],
+    };
+    assert_eq!(encoder.to_vec(&value).unwrap(), [1, 1, 2, 0]);
+
+    let dumps: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!dumps.is_empty(), "no CLIF written to {}", dir.display());
+    for dump in &dumps {
+        let text = std::fs::read_to_string(dump).unwrap();
+        assert!(
+            text.contains("function") && text.contains("Probe"),
+            "{}: {text}",
+            dump.display()
+        );
+    }
+    let map = std::fs::read_to_string(format!("/tmp/perf-{}.map", std::process::id())).unwrap();
+    let line = map
+        .lines()
+        .find(|l| l.contains("jitcard::Probe"))
+        .expect("a perf map line for Probe");
+    let mut fields = line.split(' ');
+    let address = usize::from_str_radix(fields.next().unwrap(), 16).unwrap();
+    let size = usize::from_str_radix(fields.next().unwrap(), 16).unwrap();
+    assert!(address != 0 && size > 0, "{line}");
+    let (code_size, _) = encoder.compiled_stats().unwrap();
+    assert!(size <= code_size, "{line} vs total code size {code_size}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
