@@ -20,6 +20,9 @@ pub enum Competitor {
     FacetPostcard,
     /// jitcard on one of its engines.
     Jitcard(jitcard::Engine),
+    /// Not an encoder: copies the (precomputed) reference bytes into the
+    /// buffer, the floor no encoder can beat.
+    MemcpyOutput,
 }
 
 impl Competitor {
@@ -27,6 +30,7 @@ impl Competitor {
     pub fn all() -> Vec<Competitor> {
         let mut all = vec![Competitor::SerdePostcard, Competitor::FacetPostcard];
         all.extend(jitcard_engines().into_iter().map(Competitor::Jitcard));
+        all.push(Competitor::MemcpyOutput);
         all
     }
 
@@ -36,6 +40,7 @@ impl Competitor {
             Competitor::SerdePostcard => "serde+postcard",
             Competitor::FacetPostcard => "facet-postcard",
             Competitor::Jitcard(engine) => engine.name(),
+            Competitor::MemcpyOutput => "memcpy-output",
         }
     }
 
@@ -58,12 +63,20 @@ pub trait Case {
     fn encode(&self, competitor: Competitor, out: &mut Vec<u8>) -> Result<(), String>;
     /// The value, for mismatch reports.
     fn describe(&self) -> String;
+    /// Lowers and compiles the value's type afresh for the JIT (bypassing
+    /// caches), reporting machine-code size and cold compile time.
+    fn measure_jit_compile(
+        &self,
+        vtable_calls: jitcard::VtableCalls,
+    ) -> Result<jitcard::CompileReport, String>;
 }
 
 /// A typed [`Case`]: the value plus its jitcard encoders, built once.
 pub struct TypedCase<T: Facet<'static>> {
     name: String,
     value: T,
+    /// serde+postcard's bytes, for [`Competitor::MemcpyOutput`].
+    reference: Vec<u8>,
     encoders: HashMap<jitcard::Engine, Result<jitcard::Encoder<T>, jitcard::Error>>,
 }
 
@@ -74,9 +87,13 @@ impl<T: Facet<'static> + Serialize + std::fmt::Debug> TypedCase<T> {
             .into_iter()
             .map(|engine| (engine, jitcard::Encoder::<T>::new(engine)))
             .collect();
+        let mut reference = Vec::new();
+        // A workload serde cannot encode shows up as a refusal when measured.
+        let _ = serde_postcard_append(&value, &mut reference);
         TypedCase {
             name: name.into(),
             value,
+            reference,
             encoders,
         }
     }
@@ -131,7 +148,18 @@ impl<T: Facet<'static> + Serialize + std::fmt::Debug> Case for TypedCase<T> {
                 Some(Err(error)) => Err(error.to_string()),
                 None => Err(format!("no encoder built for {engine:?}")),
             },
+            Competitor::MemcpyOutput => {
+                out.extend_from_slice(&self.reference);
+                Ok(())
+            }
         }
+    }
+
+    fn measure_jit_compile(
+        &self,
+        vtable_calls: jitcard::VtableCalls,
+    ) -> Result<jitcard::CompileReport, String> {
+        jitcard::measure_jit_compile::<T>(vtable_calls).map_err(|e| e.to_string())
     }
 
     fn describe(&self) -> String {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use jitcard_bench::cases::{self, Competitor};
-use jitcard_bench::measure::{Outcome, measure_case};
+use jitcard_bench::measure::{Outcome, measure_case, measure_compiles};
 use jitcard_bench::report;
 
 const USAGE: &str = "\
@@ -23,6 +23,7 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
   --engines    engines to time (default: all); serde+postcard is always the
                byte reference, and the ratio baseline when selected
   --budget-ms  timing budget per workload in milliseconds (default: 500)
+  --compile-samples  cold JIT compiles per workload (default: 11)
   --out        report directory (default: target/jitcard-report)
   --list       print the workload and engine names and exit";
 
@@ -30,6 +31,7 @@ struct Options {
     workloads: Vec<String>,
     competitors: Vec<Competitor>,
     budget: Duration,
+    compile_samples: usize,
     out_dir: PathBuf,
 }
 
@@ -38,6 +40,7 @@ fn parse_options() -> Result<Option<Options>, String> {
         workloads: cases::WORKLOADS.iter().map(|s| s.to_string()).collect(),
         competitors: Competitor::all(),
         budget: Duration::from_millis(500),
+        compile_samples: 11,
         out_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/jitcard-report"),
     };
     let mut args = std::env::args().skip(1);
@@ -73,6 +76,11 @@ fn parse_options() -> Result<Option<Options>, String> {
                     .parse::<u64>()
                     .map_err(|e| format!("--budget-ms: {e}"))?;
                 options.budget = Duration::from_millis(ms);
+            }
+            "--compile-samples" => {
+                options.compile_samples = value()?
+                    .parse::<usize>()
+                    .map_err(|e| format!("--compile-samples: {e}"))?;
             }
             "--out" => options.out_dir = PathBuf::from(value()?),
             "--list" => {
@@ -125,6 +133,8 @@ fn main() -> ExitCode {
     }
 
     let mut rows = Vec::new();
+    let mut compiles = Vec::new();
+    let mut failed_compiles = 0;
     for name in &options.workloads {
         let case = cases::case(name).expect("workload names were validated");
         eprintln!("measuring {name} ...");
@@ -133,10 +143,21 @@ fn main() -> ExitCode {
             &options.competitors,
             options.budget,
         ));
+        for result in measure_compiles(case.as_ref(), options.compile_samples) {
+            match result {
+                Ok(row) => compiles.push(row),
+                Err(error) => {
+                    eprintln!("{name}: JIT compile failed: {error}");
+                    failed_compiles += 1;
+                }
+            }
+        }
     }
 
-    let table = report::console_table(&rows);
-    println!("{table}");
+    println!("{}", report::console_table(&rows));
+    if !compiles.is_empty() {
+        println!("{}", report::console_compile_table(&compiles));
+    }
 
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let machine = machine_description();
@@ -145,7 +166,7 @@ fn main() -> ExitCode {
         .and_then(|()| {
             std::fs::write(
                 options.out_dir.join("report.md"),
-                report::markdown(&rows, &command, &machine),
+                report::markdown(&rows, &compiles, &command, &machine),
             )
             .map_err(|e| e.to_string())
         })
@@ -167,6 +188,9 @@ fn main() -> ExitCode {
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Refused(_)))
         .count();
+    if failed_compiles > 0 {
+        return ExitCode::FAILURE;
+    }
     if refused > 0 {
         eprintln!(
             "{refused} engine/workload pairs were refused: their bytes differ from postcard's"

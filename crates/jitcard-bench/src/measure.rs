@@ -118,6 +118,48 @@ pub fn measure_case(case: &dyn Case, competitors: &[Competitor], budget: Duratio
         .collect()
 }
 
+/// Cold JIT compile cost of one workload's root type.
+#[derive(Clone, Debug)]
+pub struct CompileRow {
+    pub workload: String,
+    pub engine: jitcard::Engine,
+    /// Machine-code bytes.
+    pub code_size: usize,
+    /// Median, min and max of lowering + compiling, in microseconds.
+    pub median_us: f64,
+    pub min_us: f64,
+    pub max_us: f64,
+}
+
+/// Compiles the case's type `samples` times afresh for every JIT engine.
+pub fn measure_compiles(case: &dyn Case, samples: usize) -> Vec<Result<CompileRow, String>> {
+    jitcard::Engine::available()
+        .into_iter()
+        .filter_map(|engine| match engine {
+            jitcard::Engine::Jit { vtable_calls } => Some((engine, vtable_calls)),
+            _ => None,
+        })
+        .map(|(engine, vtable_calls)| {
+            let mut times = Vec::with_capacity(samples);
+            let mut code_size = 0;
+            for _ in 0..samples.max(1) {
+                let report = case.measure_jit_compile(vtable_calls)?;
+                code_size = report.code_size;
+                times.push(report.compile_time.as_secs_f64() * 1e6);
+            }
+            times.sort_by(f64::total_cmp);
+            Ok(CompileRow {
+                workload: case.name().to_string(),
+                engine,
+                code_size,
+                median_us: times[times.len() / 2],
+                min_us: times[0],
+                max_us: times[times.len() - 1],
+            })
+        })
+        .collect()
+}
+
 /// Encodes once and compares with the reference; returns the size on success.
 fn verify(
     case: &dyn Case,

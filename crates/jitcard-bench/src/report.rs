@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::cases::Competitor;
-use crate::measure::{Measurement, Outcome, Row};
+use crate::measure::{CompileRow, Measurement, Outcome, Row};
 
 /// The serde+postcard measurement of `workload`, the baseline of ratios.
 fn baseline<'a>(rows: &'a [Row], workload: &str) -> Option<&'a Measurement> {
@@ -63,8 +63,30 @@ pub fn console_table(rows: &[Row]) -> String {
     out
 }
 
-/// The full markdown report: the command, the table, and refusal details.
-pub fn markdown(rows: &[Row], command: &str, machine: &str) -> String {
+/// The cold-compile table as aligned plain text.
+pub fn console_compile_table(rows: &[CompileRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<15} {:<16} {:>11} {:>14} {:>22}",
+        "workload", "engine", "code bytes", "compile µs", "(min – max)"
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "{:<15} {:<16} {:>11} {:>14.1} {:>22}",
+            row.workload,
+            row.engine.name(),
+            row.code_size,
+            row.median_us,
+            format!("({:.1} – {:.1})", row.min_us, row.max_us)
+        );
+    }
+    out
+}
+
+/// The full markdown report: the command, the tables, and refusal details.
+pub fn markdown(rows: &[Row], compiles: &[CompileRow], command: &str, machine: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# jitcard encode comparison\n");
     let _ = writeln!(out, "Command: `{command}`  ");
@@ -111,6 +133,31 @@ pub fn markdown(rows: &[Row], command: &str, machine: &str) -> String {
                     row.competitor.name()
                 ));
             }
+        }
+    }
+    if !compiles.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Cold JIT compile of each workload's root type\n\n\
+             Lowering the shape to a plan and compiling it afresh (caches bypassed), \
+             median of repeated compiles.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| workload | engine | code bytes | median µs | min – max µs |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|");
+        for row in compiles {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1} | {:.1} – {:.1} |",
+                row.workload,
+                row.engine.name(),
+                row.code_size,
+                row.median_us,
+                row.min_us,
+                row.max_us
+            );
         }
     }
     if !refusals.is_empty() {

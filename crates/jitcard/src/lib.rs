@@ -75,6 +75,41 @@ pub struct Coverage {
     pub runs_on: RunsOn,
 }
 
+/// Size and cost of one compilation of a plan to machine code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompileReport {
+    /// Machine-code bytes of all compiled functions.
+    pub code_size: usize,
+    /// Wall time of lowering the shape and compiling the plan.
+    pub compile_time: std::time::Duration,
+}
+
+/// Lowers and compiles `T` afresh, bypassing both caches, and reports the
+/// cost: for measuring cold compile time in benchmarks. Each call keeps its
+/// machine code for the life of the process (as the cache does), so do not
+/// call it per encode.
+pub fn measure_jit_compile<T: Facet<'static> + ?Sized>(
+    vtable_calls: VtableCalls,
+) -> Result<CompileReport, Error> {
+    if !Engine::jit_available() {
+        return Err(Error::EngineUnavailable {
+            engine: Engine::Jit { vtable_calls }.name(),
+        });
+    }
+    #[cfg(feature = "jit")]
+    {
+        let started = std::time::Instant::now();
+        let plan = plan::lower(T::SHAPE)?;
+        let compiled = jit::compile(&plan, vtable_calls)?;
+        Ok(CompileReport {
+            code_size: compiled.code_size,
+            compile_time: started.elapsed(),
+        })
+    }
+    #[cfg(not(feature = "jit"))]
+    unreachable!("jit_available() is false without the `jit` feature")
+}
+
 /// How many plans this process has compiled to machine code (each root type
 /// and [`VtableCalls`] mode compiles once, then comes from the cache).
 pub fn jit_compilations() -> usize {
@@ -215,14 +250,17 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
             .collect()
     }
 
-    /// Machine-code size in bytes and cold compile time of the compiled
-    /// encoder, for [`Engine::Jit`] encoders (the values of the first and
-    /// only compilation of this type and mode).
-    pub fn compiled_stats(&self) -> Option<(usize, std::time::Duration)> {
+    /// Machine-code size and compile time of [`Engine::Jit`] encoders (of
+    /// the first and only compilation of this type and mode; lowering not
+    /// included).
+    pub fn compile_report(&self) -> Option<CompileReport> {
         match &*self.runner {
             Runner::Interpreter => None,
             #[cfg(feature = "jit")]
-            Runner::Jit(compiled) => Some((compiled.code_size, compiled.compile_time)),
+            Runner::Jit(compiled) => Some(CompileReport {
+                code_size: compiled.code_size,
+                compile_time: compiled.compile_time,
+            }),
         }
     }
 }

@@ -56,7 +56,7 @@ fn clif_dump_and_perf_map_name_every_compiled_function() {
     let address = usize::from_str_radix(fields.next().unwrap(), 16).unwrap();
     let size = usize::from_str_radix(fields.next().unwrap(), 16).unwrap();
     assert!(address != 0 && size > 0, "{line}");
-    let (code_size, _) = encoder.compiled_stats().unwrap();
+    let code_size = encoder.compile_report().unwrap().code_size;
     assert!(size <= code_size, "{line} vs total code size {code_size}");
     let _ = std::fs::remove_dir_all(&dir);
 }

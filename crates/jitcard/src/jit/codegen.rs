@@ -264,11 +264,11 @@ impl NodeEmitter<'_> {
             }
             Op::Enum(op) => self.enum_(e, id, op, data, reserved),
             Op::Option(op) => {
-                let is_some = self.calls.option_is_some(e, op.vtable.is_some, data);
+                let value = self.calls.option_value(e, op.vtable, data);
                 let some = e.b.create_block();
                 let none = e.b.create_block();
                 let done = e.b.create_block();
-                e.b.ins().brif(is_some, some, &[], none, &[]);
+                e.b.ins().brif(value, some, &[], none, &[]);
                 e.b.switch_to_block(none);
                 if !reserved {
                     e.ensure_const(1);
@@ -280,7 +280,6 @@ impl NodeEmitter<'_> {
                     e.ensure_const(1);
                 }
                 e.put_const_byte(1);
-                let value = self.calls.option_get_value(e, op.vtable.get_value, data);
                 let zero = e.iconst_ptr(0);
                 self.node(e, op.some, value, zero, reserved);
                 e.b.ins().jump(done, &[]);

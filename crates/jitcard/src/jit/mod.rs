@@ -91,6 +91,18 @@ fn host_isa() -> Option<&'static OwnedTargetIsa> {
         let mut flags = settings::builder();
         flags.set("opt_level", "speed").ok()?;
         flags.set("is_pic", "false").ok()?;
+        // The IR verifier costs a large share of compile time; debug builds
+        // (and so the tests) keep it on to catch malformed IR.
+        flags
+            .set(
+                "enable_verifier",
+                if cfg!(debug_assertions) {
+                    "true"
+                } else {
+                    "false"
+                },
+            )
+            .ok()?;
         let isa = cranelift_native::builder().ok()?;
         isa.finish(settings::Flags::new(flags)).ok()
     })

@@ -16,19 +16,23 @@ use facet_core::{
 
 use super::runtime::ptr_words;
 
-/// `OptionVTable::is_some` of the option at `option`.
-pub(crate) unsafe extern "C" fn option_is_some(f: OptionIsSomeFn, option: *const u8) -> u8 {
-    // SAFETY: generated code passes an option's vtable fn and its value.
-    u8::from(unsafe { f(PtrConst::new(option)) })
-}
-
-/// `OptionVTable::get_value` of the (`Some`) option at `option`.
-pub(crate) unsafe extern "C" fn option_get_value(
-    f: OptionGetValueFn,
+/// The value inside the option at `option`, or null for `None`:
+/// `OptionVTable::is_some`, then `get_value` when it is `Some`.
+pub(crate) unsafe extern "C" fn option_value(
+    is_some: OptionIsSomeFn,
+    get_value: OptionGetValueFn,
     option: *const u8,
 ) -> *const u8 {
-    // SAFETY: generated code passes an option's vtable fn and its `Some` value.
-    unsafe { f(PtrConst::new(option)) }
+    let option = PtrConst::new(option);
+    // SAFETY: generated code passes an option's vtable fns and its value;
+    // `get_value` is only called on a `Some`.
+    unsafe {
+        if is_some(option) {
+            get_value(option)
+        } else {
+            core::ptr::null()
+        }
+    }
 }
 
 /// `ResultVTable::is_ok` of the result at `result`.

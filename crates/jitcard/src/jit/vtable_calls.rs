@@ -6,8 +6,8 @@
 
 use cranelift_codegen::ir::{Value, types};
 use facet_core::{
-    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, OptionIsSomeFn, ResultGetErrFn,
-    ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
+    BorrowFn, ListAsPtrFn, ListLenFn, OptionVTable, ResultGetErrFn, ResultGetOkFn, ResultIsOkFn,
+    SliceAsPtrFn, SliceLenFn,
 };
 
 use super::emit::FunctionEmitter;
@@ -20,6 +20,7 @@ pub(crate) struct VtableCallEmitter {
 }
 
 impl VtableCallEmitter {
+    /// Calls the trampoline at `address` with one vtable function first.
     fn trampoline(
         &self,
         e: &mut FunctionEmitter,
@@ -28,10 +29,22 @@ impl VtableCallEmitter {
         args: &[Value],
         returns: &[types::Type],
     ) -> Vec<Value> {
+        self.trampoline_with(e, address, &[f], args, returns)
+    }
+
+    /// Calls the trampoline at `address` with the vtable functions `fs`
+    /// first, then `args`.
+    fn trampoline_with(
+        &self,
+        e: &mut FunctionEmitter,
+        address: *const u8,
+        fs: &[usize],
+        args: &[Value],
+        returns: &[types::Type],
+    ) -> Vec<Value> {
         match self.mode {
             VtableCalls::Trampoline => {
-                let f = e.iconst_ptr(f as i64);
-                let mut all = vec![f];
+                let mut all: Vec<Value> = fs.iter().map(|&f| e.iconst_ptr(f as i64)).collect();
                 all.extend_from_slice(args);
                 let params = vec![e.ptr; all.len()];
                 e.call_native(address, &params, returns, &all)
@@ -39,34 +52,20 @@ impl VtableCallEmitter {
         }
     }
 
-    /// `is_some` of the option at `option`: an `i8`, non-zero for `Some`.
-    pub fn option_is_some(
+    /// The address of the value in the option at `option`, or null for
+    /// `None` (`is_some`, then `get_value` when `Some`).
+    pub fn option_value(
         &self,
         e: &mut FunctionEmitter,
-        f: OptionIsSomeFn,
-        option: Value,
-    ) -> Value {
-        self.trampoline(
-            e,
-            trampolines::option_is_some as *const u8,
-            f as usize,
-            &[option],
-            &[types::I8],
-        )[0]
-    }
-
-    /// `get_value` of the `Some` option at `option`: the value's address.
-    pub fn option_get_value(
-        &self,
-        e: &mut FunctionEmitter,
-        f: OptionGetValueFn,
+        vtable: &OptionVTable,
         option: Value,
     ) -> Value {
         let ptr = e.ptr;
-        self.trampoline(
+        let fs = [vtable.is_some as usize, vtable.get_value as usize];
+        self.trampoline_with(
             e,
-            trampolines::option_get_value as *const u8,
-            f as usize,
+            trampolines::option_value as *const u8,
+            &fs,
             &[option],
             &[ptr],
         )[0]
