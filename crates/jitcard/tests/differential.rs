@@ -427,9 +427,15 @@ struct Kitchen {
 
 // ----------------------------------------------------------------- tests ---
 
+/// 128 cases per type unless `PROPTEST_CASES` says otherwise (CI's
+/// valgrind run uses fewer).
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
     ProptestConfig {
-        cases: 128,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
