@@ -67,12 +67,14 @@ unsafe fn encode_node(
                 }
             }
             Op::Option(op) => {
-                if (op.vtable.is_some)(src) {
-                    out.push(1);
-                    let value = (op.vtable.get_value)(src);
-                    encode_node(plan, op.some, PtrConst::new(value), out)?;
-                } else {
+                // `get_value` returns null for `None` (facet's documented
+                // contract), so one call decides presence and address.
+                let value = (op.vtable.get_value)(src);
+                if value.is_null() {
                     out.push(0);
+                } else {
+                    out.push(1);
+                    encode_node(plan, op.some, PtrConst::new(value), out)?;
                 }
             }
             Op::Result(op) => {

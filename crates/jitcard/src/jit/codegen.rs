@@ -264,7 +264,7 @@ impl NodeEmitter<'_> {
             }
             Op::Enum(op) => self.enum_(e, id, op, data, reserved),
             Op::Option(op) => {
-                let value = self.calls.option_value(e, op.vtable, data);
+                let value = self.calls.option_get_value(e, op.vtable.get_value, data);
                 let some = e.b.create_block();
                 let none = e.b.create_block();
                 let done = e.b.create_block();

@@ -5,8 +5,8 @@
 //! of the plan (see [`codegen::PlanFacts`]) becomes one Cranelift function of
 //! the signature [`runtime::CompiledFn`]; the root's is the entry point.
 //!
-//! Debugging aids: `JITCARD_DUMP_CLIF=<dir>` writes the CLIF of every
-//! compiled function to `<dir>`; `JITCARD_PERF_MAP=1` appends each function's
+//! Debugging aids: `JITCARD_DUMP_CLIF=<dir>` writes the CLIF (`.clif`) and
+//! the machine code (`.s`) of every compiled function to `<dir>`; `JITCARD_PERF_MAP=1` appends each function's
 //! address range to `/tmp/perf-<pid>.map` so `perf report` names JIT frames.
 
 mod codegen;
@@ -20,10 +20,10 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use cranelift_codegen::ir;
 use cranelift_codegen::ir::{AbiParam, Signature, UserFuncName};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::{Context, ir};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
@@ -180,11 +180,20 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
             builder.finalize(frontend);
         }
         if let Some(dir) = &dump_dir {
-            dump_clif(dir, &names[index], &ctx);
+            dump(dir, &names[index], "clif", &ctx.func.display().to_string());
+            ctx.set_disasm(true);
         }
         module
             .define_function(id, &mut ctx)
             .map_err(|e| internal(format!("{e:?}")))?;
+        if let (Some(dir), Some(code)) = (&dump_dir, ctx.compiled_code()) {
+            dump(
+                dir,
+                &names[index],
+                "s",
+                code.vcode.as_deref().unwrap_or_default(),
+            );
+        }
         let size = ctx
             .compiled_code()
             .map_or(0, |code| code.code_info().total_size as usize);
@@ -234,12 +243,13 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-fn dump_clif(dir: &std::ffi::OsStr, name: &str, ctx: &Context) {
+/// Writes `<dir>/<name>.<extension>` (best effort: a debugging aid must not
+/// make encoding fail).
+fn dump(dir: &std::ffi::OsStr, name: &str, extension: &str, text: &str) {
     let dir = std::path::Path::new(dir);
-    let path = dir.join(format!("{}.clif", sanitize(name)));
-    // Best effort: a debugging aid must not make encoding fail.
+    let path = dir.join(format!("{}.{extension}", sanitize(name)));
     let _ = std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&path, format!("; {name}\n{}", ctx.func.display())));
+        .and_then(|()| std::fs::write(&path, format!("; {name}\n{text}")));
 }
 
 fn append_perf_map(symbols: &[(*const u8, usize, String)]) {

@@ -10,29 +10,20 @@
 //! address with the tag bit cleared, and the metadata word.
 
 use facet_core::{
-    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, OptionIsSomeFn, PtrConst, ResultGetErrFn,
-    ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
+    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, PtrConst, ResultGetErrFn, ResultGetOkFn,
+    ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
 };
 
 use super::runtime::ptr_words;
 
-/// The value inside the option at `option`, or null for `None`:
-/// `OptionVTable::is_some`, then `get_value` when it is `Some`.
-pub(crate) unsafe extern "C" fn option_value(
-    is_some: OptionIsSomeFn,
-    get_value: OptionGetValueFn,
+/// `OptionVTable::get_value` of the option at `option`: the address of
+/// its value, or null for `None` (facet's documented contract).
+pub(crate) unsafe extern "C" fn option_get_value(
+    f: OptionGetValueFn,
     option: *const u8,
 ) -> *const u8 {
-    let option = PtrConst::new(option);
-    // SAFETY: generated code passes an option's vtable fns and its value;
-    // `get_value` is only called on a `Some`.
-    unsafe {
-        if is_some(option) {
-            get_value(option)
-        } else {
-            core::ptr::null()
-        }
-    }
+    // SAFETY: generated code passes an option's vtable fn and its value.
+    unsafe { f(PtrConst::new(option)) }
 }
 
 /// `ResultVTable::is_ok` of the result at `result`.

@@ -6,8 +6,8 @@
 
 use cranelift_codegen::ir::{Value, types};
 use facet_core::{
-    BorrowFn, ListAsPtrFn, ListLenFn, OptionVTable, ResultGetErrFn, ResultGetOkFn, ResultIsOkFn,
-    SliceAsPtrFn, SliceLenFn,
+    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, ResultGetErrFn, ResultGetOkFn,
+    ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
 };
 
 use super::emit::FunctionEmitter;
@@ -20,7 +20,8 @@ pub(crate) struct VtableCallEmitter {
 }
 
 impl VtableCallEmitter {
-    /// Calls the trampoline at `address` with one vtable function first.
+    /// Calls the trampoline at `address` with the vtable function `f`
+    /// first, then `args`.
     fn trampoline(
         &self,
         e: &mut FunctionEmitter,
@@ -29,22 +30,9 @@ impl VtableCallEmitter {
         args: &[Value],
         returns: &[types::Type],
     ) -> Vec<Value> {
-        self.trampoline_with(e, address, &[f], args, returns)
-    }
-
-    /// Calls the trampoline at `address` with the vtable functions `fs`
-    /// first, then `args`.
-    fn trampoline_with(
-        &self,
-        e: &mut FunctionEmitter,
-        address: *const u8,
-        fs: &[usize],
-        args: &[Value],
-        returns: &[types::Type],
-    ) -> Vec<Value> {
         match self.mode {
             VtableCalls::Trampoline => {
-                let mut all: Vec<Value> = fs.iter().map(|&f| e.iconst_ptr(f as i64)).collect();
+                let mut all = vec![e.iconst_ptr(f as i64)];
                 all.extend_from_slice(args);
                 let params = vec![e.ptr; all.len()];
                 e.call_native(address, &params, returns, &all)
@@ -52,20 +40,20 @@ impl VtableCallEmitter {
         }
     }
 
-    /// The address of the value in the option at `option`, or null for
-    /// `None` (`is_some`, then `get_value` when `Some`).
-    pub fn option_value(
+    /// `get_value` of the option at `option`: the address of its value, or
+    /// null for `None` (facet's documented contract, so one call decides
+    /// both presence and address).
+    pub fn option_get_value(
         &self,
         e: &mut FunctionEmitter,
-        vtable: &OptionVTable,
+        f: OptionGetValueFn,
         option: Value,
     ) -> Value {
         let ptr = e.ptr;
-        let fs = [vtable.is_some as usize, vtable.get_value as usize];
-        self.trampoline_with(
+        self.trampoline(
             e,
-            trampolines::option_value as *const u8,
-            &fs,
+            trampolines::option_get_value as *const u8,
+            f as usize,
             &[option],
             &[ptr],
         )[0]
