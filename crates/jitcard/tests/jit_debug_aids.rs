@@ -1,5 +1,5 @@
-//! `JITCARD_DUMP_CLIF` and `JITCARD_PERF_MAP`: the CLIF of every compiled
-//! function is written out, and perf can name JIT frames.
+//! `JITCARD_DUMP_CLIF` and `JITCARD_PERF_MAP`: the CLIF and machine code of
+//! every compiled function are written out, and perf can name JIT frames.
 //! (Its only test, in its own binary: it sets process environment variables.)
 #![cfg(feature = "jit")]
 
