@@ -42,3 +42,19 @@ fn jitcard_interp(bencher: Bencher, workload: &str) {
         Competitor::Jitcard(jitcard::Engine::Interpreter),
     );
 }
+
+#[divan::bench(args = WORKLOADS)]
+fn jit_trampoline(bencher: Bencher, workload: &str) {
+    let engine = jitcard::Engine::Jit {
+        vtable_calls: jitcard::VtableCalls::Trampoline,
+    };
+    run(bencher, workload, Competitor::Jitcard(engine));
+}
+
+/// Cold compile of each workload's root type (lowering + Cranelift), caches
+/// bypassed (each sample keeps its machine code, like the cache would).
+#[divan::bench(args = WORKLOADS, sample_count = 20, sample_size = 1)]
+fn jit_compile_trampoline(bencher: Bencher, workload: &str) {
+    let case = cases::case(workload).expect("known workload");
+    bencher.bench_local(|| case.measure_jit_compile(jitcard::VtableCalls::Trampoline));
+}

@@ -274,6 +274,21 @@ pub(crate) unsafe extern "C" fn encode_iterated(
     first: CompiledFn,
     second: Option<CompiledFn>,
 ) -> u32 {
+    // SAFETY: forwarded from generated code's call.
+    guarded(ctx, || unsafe {
+        iterated_body(ctx, node, data, first, second)
+    })
+}
+
+/// # Safety
+/// As [`encode_iterated`].
+unsafe fn iterated_body(
+    ctx: *mut EncodeCtx,
+    node: u32,
+    data: *const u8,
+    first: CompiledFn,
+    second: Option<CompiledFn>,
+) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx_ref = unsafe { &mut *ctx };
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
@@ -327,6 +342,20 @@ pub(crate) unsafe extern "C" fn encode_indexed_list(
     data: *const u8,
     element: CompiledFn,
 ) -> u32 {
+    // SAFETY: forwarded from generated code's call.
+    guarded(ctx, || unsafe {
+        indexed_list_body(ctx, node, data, element)
+    })
+}
+
+/// # Safety
+/// As [`encode_indexed_list`].
+unsafe fn indexed_list_body(
+    ctx: *mut EncodeCtx,
+    node: u32,
+    data: *const u8,
+    element: CompiledFn,
+) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx_ref = unsafe { &mut *ctx };
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
@@ -355,6 +384,20 @@ pub(crate) unsafe extern "C" fn encode_indexed_list(
         }
     }
     STATUS_OK
+}
+
+/// Runs a helper body that calls Rust-ABI facet functions (iterators,
+/// `ListVTable::get`), turning a panic into an error instead of letting it
+/// unwind into generated frames.
+fn guarded(ctx: *mut EncodeCtx, body: impl FnOnce() -> u32) -> u32 {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(status) => status,
+        // SAFETY: generated code passes the live context of this run; the
+        // body's borrows of it ended with the unwind.
+        Err(_) => unsafe { &mut *ctx }.fail(Error::Internal {
+            message: "a facet iterator or list accessor panicked".to_string(),
+        }),
+    }
 }
 
 /// Runs `each` on every item, checking the count against `len`, and frees
