@@ -50,9 +50,21 @@ impl Competitor {
     }
 }
 
-/// Every jitcard engine available in this build and on this host.
+/// Every production jitcard engine available in this build and on this
+/// host: what the comparison times.
 pub fn jitcard_engines() -> Vec<jitcard::Engine> {
     jitcard::Engine::available()
+}
+
+/// [`jitcard_engines`] plus the testing modes available here (direct calls
+/// through Win64 adapters on x86-64): what the differential tests check.
+pub fn jitcard_engines_under_test() -> Vec<jitcard::Engine> {
+    let win64 = jitcard::Engine::Jit {
+        vtable_calls: jitcard::VtableCalls::DirectViaWin64Adapters,
+    };
+    let mut engines = jitcard_engines();
+    engines.extend([win64].into_iter().filter(|e| e.is_available()));
+    engines
 }
 
 /// One workload value, encodable by every competitor.
@@ -83,7 +95,7 @@ pub struct TypedCase<T: Facet<'static>> {
 impl<T: Facet<'static> + Serialize + std::fmt::Debug> TypedCase<T> {
     /// Pairs `value` with encoders for every jitcard engine.
     pub fn new(name: impl Into<String>, value: T) -> Self {
-        let encoders = jitcard_engines()
+        let encoders = jitcard_engines_under_test()
             .into_iter()
             .map(|engine| (engine, jitcard::Encoder::<T>::new(engine)))
             .collect();

@@ -91,9 +91,10 @@ pub struct CompileReport {
 pub fn measure_jit_compile<T: Facet<'static> + ?Sized>(
     vtable_calls: VtableCalls,
 ) -> Result<CompileReport, Error> {
-    if !Engine::jit_available() {
+    let engine = Engine::Jit { vtable_calls };
+    if !engine.is_available() {
         return Err(Error::EngineUnavailable {
-            engine: Engine::Jit { vtable_calls }.name(),
+            engine: engine.name(),
         });
     }
     #[cfg(feature = "jit")]
@@ -107,7 +108,30 @@ pub fn measure_jit_compile<T: Facet<'static> + ?Sized>(
         })
     }
     #[cfg(not(feature = "jit"))]
-    unreachable!("jit_available() is false without the `jit` feature")
+    unreachable!("no JIT engine is available without the `jit` feature")
+}
+
+/// Starts (`true`, resetting the count) or stops counting how often
+/// generated code enters a vtable trampoline. A diagnostic: tests use it to
+/// show that [`VtableCalls::Direct`] encoders never take the trampoline path.
+pub fn set_trampoline_counting(on: bool) {
+    #[cfg(feature = "jit")]
+    jit::trampolines::set_counting(on);
+    #[cfg(not(feature = "jit"))]
+    let _ = on;
+}
+
+/// Trampoline entries since counting was last started (see
+/// [`set_trampoline_counting`]).
+pub fn trampoline_calls() -> usize {
+    #[cfg(feature = "jit")]
+    {
+        jit::trampolines::calls()
+    }
+    #[cfg(not(feature = "jit"))]
+    {
+        0
+    }
 }
 
 /// How many plans this process has compiled to machine code (each root type
@@ -153,7 +177,7 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
         let runner = match engine {
             Engine::Interpreter => Runner::Interpreter,
             Engine::Jit { vtable_calls } => {
-                if !Engine::jit_available() {
+                if !engine.is_available() {
                     return Err(Error::EngineUnavailable {
                         engine: engine.name(),
                     });
@@ -169,7 +193,7 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
                 #[cfg(not(feature = "jit"))]
                 {
                     let _ = vtable_calls;
-                    unreachable!("jit_available() is false without the `jit` feature")
+                    unreachable!("no JIT engine is available without the `jit` feature")
                 }
             }
         };

@@ -39,7 +39,7 @@ fn to_extend_appends_and_to_vec_matches_encoder() {
     );
     let expected_default = if Engine::jit_available() {
         Engine::Jit {
-            vtable_calls: jitcard::VtableCalls::Trampoline,
+            vtable_calls: jitcard::VtableCalls::Direct,
         }
     } else {
         Engine::Interpreter
@@ -99,11 +99,15 @@ fn encoders_are_cheap_to_clone_and_debug_print_their_root() {
 #[test]
 fn jit_engine_availability_matches_the_build() {
     let jit = Engine::Jit {
-        vtable_calls: jitcard::VtableCalls::Trampoline,
+        vtable_calls: jitcard::VtableCalls::Direct,
     };
     if cfg!(feature = "jit") && cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
         assert!(Engine::jit_available());
-        assert_eq!(Engine::available(), [Engine::Interpreter, jit]);
+        let trampoline = Engine::Jit {
+            vtable_calls: jitcard::VtableCalls::Trampoline,
+        };
+        assert_eq!(Engine::available(), [Engine::Interpreter, trampoline, jit]);
+        assert_eq!(Engine::host_default(), jit);
         let encoder = Encoder::<Tree>::new(jit).unwrap();
         assert_eq!(
             encoder.to_vec(&Tree::new(3, 9)).unwrap(),

@@ -456,7 +456,8 @@ impl NodeEmitter<'_> {
                 let bytes = e.call_native(helper, &[ptr, ptr], &[ptr], &[data, slot])[0];
                 (bytes, e.load(ptr, slot, 0))
             }
-            (StrAccess::Unsized, _) => (data, meta),
+            // A wide pointer's data word carries facet's tag bit (63).
+            (StrAccess::Unsized, _) => (e.b.ins().band_imm_u(data, !(1i64 << 63)), meta),
         }
     }
 

@@ -13,8 +13,10 @@ mod codegen;
 mod emit;
 mod layout;
 pub(crate) mod runtime;
-mod trampolines;
+pub(crate) mod trampolines;
 mod vtable_calls;
+#[cfg(target_arch = "x86_64")]
+mod win64_adapters;
 
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -169,7 +171,7 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
             let nodes = NodeEmitter {
                 plan,
                 facts: &facts,
-                calls: VtableCallEmitter { mode },
+                calls: VtableCallEmitter::new(mode, call_conv),
                 function_node: NodeId::from_index(index),
                 functions,
             };

@@ -439,13 +439,15 @@ unsafe fn iterate<T: facet_core::IterItem>(
     status
 }
 
-/// The two machine words of a facet pointer: the data address (tag bit
-/// cleared) and the metadata (0 for thin pointers, the length for `str`/`[T]`).
+/// The two machine words of a facet pointer, unchanged: the data word
+/// (with facet's tag bit 63 set for wide pointers) and the metadata (0 for
+/// thin pointers, the length for `str`/`[T]`). Generated code clears the
+/// tag where it dereferences.
 pub(crate) fn ptr_words(p: PtrConst) -> (*const u8, usize) {
     // SAFETY: `PtrConst` is `repr(transparent)` over `PtrMut`, which is
     // `repr(C) { TaggedPtr, *const () }`: two pointer-sized words.
     let words: [usize; 2] = unsafe { core::mem::transmute::<PtrConst, [usize; 2]>(p) };
-    (p.raw_ptr(), words[1])
+    (words[0] as *const u8, words[1])
 }
 
 /// The facet pointer of a value handed to generated code as two words.

@@ -14,7 +14,34 @@ use facet_core::{
     ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
 };
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use super::runtime::ptr_words;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Turns counting of trampoline invocations on or off (and resets the count
+/// when turning it on). Off by default: then a trampoline pays one relaxed
+/// load for it.
+pub(crate) fn set_counting(on: bool) {
+    if on {
+        CALLS.store(0, Ordering::Relaxed);
+    }
+    COUNTING.store(on, Ordering::Relaxed);
+}
+
+/// Trampoline invocations since counting was turned on.
+pub(crate) fn calls() -> usize {
+    CALLS.load(Ordering::Relaxed)
+}
+
+#[inline]
+fn note_call() {
+    if COUNTING.load(Ordering::Relaxed) {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// `OptionVTable::get_value` of the option at `option`: the address of
 /// its value, or null for `None` (facet's documented contract).
@@ -22,24 +49,28 @@ pub(crate) unsafe extern "C" fn option_get_value(
     f: OptionGetValueFn,
     option: *const u8,
 ) -> *const u8 {
+    note_call();
     // SAFETY: generated code passes an option's vtable fn and its value.
     unsafe { f(PtrConst::new(option)) }
 }
 
 /// `ResultVTable::is_ok` of the result at `result`.
 pub(crate) unsafe extern "C" fn result_is_ok(f: ResultIsOkFn, result: *const u8) -> u8 {
+    note_call();
     // SAFETY: generated code passes a result's vtable fn and its value.
     u8::from(unsafe { f(PtrConst::new(result)) })
 }
 
 /// `ResultVTable::get_ok` of the (`Ok`) result at `result`.
 pub(crate) unsafe extern "C" fn result_get_ok(f: ResultGetOkFn, result: *const u8) -> *const u8 {
+    note_call();
     // SAFETY: generated code passes a result's vtable fn and its `Ok` value.
     unsafe { f(PtrConst::new(result)) }
 }
 
 /// `ResultVTable::get_err` of the (`Err`) result at `result`.
 pub(crate) unsafe extern "C" fn result_get_err(f: ResultGetErrFn, result: *const u8) -> *const u8 {
+    note_call();
     // SAFETY: generated code passes a result's vtable fn and its `Err` value.
     unsafe { f(PtrConst::new(result)) }
 }
@@ -51,6 +82,7 @@ pub(crate) unsafe extern "C" fn pointer_borrow(
     pointer: *const u8,
     out: *mut [usize; 2],
 ) {
+    note_call();
     // SAFETY: generated code passes a pointer's borrow fn, its value, and a
     // two-word stack slot.
     unsafe {
@@ -61,29 +93,43 @@ pub(crate) unsafe extern "C" fn pointer_borrow(
 
 /// `SliceVTable::len` of the slice (`data`, `len` words of a wide pointer).
 pub(crate) unsafe extern "C" fn slice_len(f: SliceLenFn, data: *const u8, meta: usize) -> usize {
+    note_call();
     // SAFETY: generated code passes a slice's vtable fn and its wide pointer.
     unsafe { f(PtrConst::new_wide(data, meta as *const ())) }
 }
 
 /// `SliceVTable::as_ptr` of the slice (`data`, `len` words of a wide
-/// pointer): the address of its first element.
+/// pointer): its first element's `PtrConst`, as two words in `out`.
 pub(crate) unsafe extern "C" fn slice_as_ptr(
     f: SliceAsPtrFn,
     data: *const u8,
     meta: usize,
-) -> *const u8 {
-    // SAFETY: generated code passes a slice's vtable fn and its wide pointer.
-    unsafe { f(PtrConst::new_wide(data, meta as *const ())) }.raw_ptr()
+    out: *mut [usize; 2],
+) {
+    note_call();
+    // SAFETY: generated code passes a slice's vtable fn, its wide pointer
+    // and a two-word stack slot.
+    unsafe {
+        let (data, meta) = ptr_words(f(PtrConst::new_wide(data, meta as *const ())));
+        *out = [data as usize, meta];
+    }
 }
 
 /// `ListVTable::len` of the list at `list`.
 pub(crate) unsafe extern "C" fn list_len(f: ListLenFn, list: *const u8) -> usize {
+    note_call();
     // SAFETY: generated code passes a list's vtable fn and its value.
     unsafe { f(PtrConst::new(list)) }
 }
 
-/// `ListVTable::as_ptr` of the list at `list`: the address of its first element.
-pub(crate) unsafe extern "C" fn list_as_ptr(f: ListAsPtrFn, list: *const u8) -> *const u8 {
-    // SAFETY: generated code passes a list's vtable fn and its value.
-    unsafe { f(PtrConst::new(list)) }.raw_ptr()
+/// `ListVTable::as_ptr` of the list at `list`: its first element's
+/// `PtrConst`, as two words in `out`.
+pub(crate) unsafe extern "C" fn list_as_ptr(f: ListAsPtrFn, list: *const u8, out: *mut [usize; 2]) {
+    note_call();
+    // SAFETY: generated code passes a list's vtable fn, its value and a
+    // two-word stack slot.
+    unsafe {
+        let (data, meta) = ptr_words(f(PtrConst::new(list)));
+        *out = [data as usize, meta];
+    }
 }

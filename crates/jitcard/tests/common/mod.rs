@@ -7,7 +7,7 @@
 use std::fmt::Debug;
 
 use facet::Facet;
-use jitcard_bench::cases::{jitcard_engines, serde_postcard_append};
+use jitcard_bench::cases::{jitcard_engines_under_test, serde_postcard_append};
 use jitcard_bench::diff::mismatch_report;
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ where
             Err(e) => reports.push(format!("facet-postcard failed on {type_name}: {e}")),
         }
     }
-    for engine in jitcard_engines() {
+    for engine in jitcard_engines_under_test() {
         // Strict: every part must run on the engine itself, none delegated.
         let encoder = jitcard::Encoder::<T>::strict(engine)
             .map_err(|e| format!("{type_name}: no strict {} encoder: {e}", engine.name()))?;
