@@ -11,6 +11,7 @@
 
 pub mod cases;
 pub mod diff;
+pub mod icount;
 pub mod measure;
 pub mod report;
 pub mod workloads;

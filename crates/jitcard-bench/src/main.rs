@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use jitcard_bench::cases::{self, Competitor};
 use jitcard_bench::measure::{Outcome, measure_case, measure_compiles};
-use jitcard_bench::report;
+use jitcard_bench::{icount, report};
 
 const USAGE: &str = "\
 usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [--out DIR]
@@ -25,6 +25,9 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
   --budget-ms  timing budget per workload in milliseconds (default: 500)
   --compile-samples  cold JIT compiles per workload (default: 11)
   --out        report directory (default: target/jitcard-report)
+  --icount     instead of timing, count instructions per encode under
+               valgrind --tool=callgrind (deterministic); writes icount.md
+  --icount-iterations N  encodes per callgrind run (default: 100)
   --list       print the workload and engine names and exit";
 
 struct Options {
@@ -33,6 +36,8 @@ struct Options {
     budget: Duration,
     compile_samples: usize,
     out_dir: PathBuf,
+    /// Instruction counts under callgrind instead of timings: encodes per run.
+    icount: Option<u64>,
 }
 
 fn parse_options() -> Result<Option<Options>, String> {
@@ -41,6 +46,7 @@ fn parse_options() -> Result<Option<Options>, String> {
         competitors: Competitor::all(),
         budget: Duration::from_millis(500),
         compile_samples: 11,
+        icount: None,
         out_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/jitcard-report"),
     };
     let mut args = std::env::args().skip(1);
@@ -83,6 +89,24 @@ fn parse_options() -> Result<Option<Options>, String> {
                     .map_err(|e| format!("--compile-samples: {e}"))?;
             }
             "--out" => options.out_dir = PathBuf::from(value()?),
+            "--icount" => options.icount = Some(100),
+            "--icount-iterations" => {
+                let n = value()?
+                    .parse::<u64>()
+                    .map_err(|e| format!("--icount-iterations: {e}"))?;
+                options.icount = Some(n.max(1));
+            }
+            icount::RUN_FLAG => {
+                let (Ok(workload), Ok(engine), Ok(iterations)) = (value(), value(), value()) else {
+                    return Err(format!(
+                        "{} needs a workload, an engine and a count",
+                        icount::RUN_FLAG
+                    ));
+                };
+                let iterations = iterations.parse::<u64>().map_err(|e| e.to_string())?;
+                icount::encode_loop(&workload, &engine, iterations)?;
+                return Ok(None);
+            }
             "--list" => {
                 println!("workloads: {}", cases::WORKLOADS.join(", "));
                 let engines: Vec<_> = Competitor::all().iter().map(|c| c.name()).collect();
@@ -130,6 +154,9 @@ fn main() -> ExitCode {
     };
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; timings are meaningless (use --release)");
+    }
+    if let Some(iterations) = options.icount {
+        return run_icount(&options, iterations);
     }
 
     let mut rows = Vec::new();
@@ -198,4 +225,63 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The `--icount` mode: instructions per encode for every workload × engine,
+/// and each engine's ratio to the first JIT engine selected (the trampoline
+/// baseline by default).
+fn run_icount(options: &Options, iterations: u64) -> ExitCode {
+    let mut table = String::from(
+        "| workload | engine | instructions / encode | vs jit-trampoline |\n|---|---|---:|---:|\n",
+    );
+    println!(
+        "{:<15} {:<16} {:>22} {:>18}",
+        "workload", "engine", "instructions/encode", "vs jit-trampoline"
+    );
+    let baseline = Competitor::Jitcard(jitcard::Engine::Jit {
+        vtable_calls: jitcard::VtableCalls::Trampoline,
+    });
+    for workload in &options.workloads {
+        eprintln!("counting {workload} ...");
+        let mut counts = Vec::new();
+        for &competitor in &options.competitors {
+            match icount::per_encode(workload, competitor, iterations) {
+                Ok(count) => counts.push((competitor, count)),
+                Err(error) => {
+                    eprintln!("{workload} / {}: {error}", competitor.name());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        let base = counts.iter().find(|(c, _)| *c == baseline).map(|(_, n)| *n);
+        for (competitor, count) in counts {
+            let ratio = base.map_or("-".to_string(), |b| format!("{:.3}", count / b));
+            println!(
+                "{:<15} {:<16} {:>22.0} {:>18}",
+                workload,
+                competitor.name(),
+                count,
+                ratio
+            );
+            table.push_str(&format!(
+                "| {workload} | {} | {count:.0} | {ratio} |\n",
+                competitor.name()
+            ));
+        }
+    }
+    let path = options.out_dir.join("icount.md");
+    let text = format!(
+        "# Instructions per encode (valgrind --tool=callgrind)\n\n\
+         (I(2n) - I(n)) / n with n = {iterations} encodes per run; deterministic.\n\n{table}"
+    );
+    match std::fs::create_dir_all(&options.out_dir).and_then(|()| std::fs::write(&path, text)) {
+        Ok(()) => {
+            println!("report: {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("could not write {}: {error}", path.display());
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -425,6 +425,66 @@ struct Kitchen {
     grid: [[i8; 3]; 2],
 }
 
+/// Unsized pointees inside an enum: their `PtrConst`s are wide (tag bit set,
+/// length in the metadata word) wherever they sit.
+#[derive(Facet, Serialize, Debug, Arbitrary)]
+#[repr(u8)]
+enum WideInEnum {
+    Text(#[proptest(strategy = "edge_string().prop_map(Arc::from)")] Arc<str>),
+    Bytes(#[proptest(strategy = "bytes(40).prop_map(Vec::into_boxed_slice)")] Box<[u8]>),
+    Both {
+        #[proptest(strategy = "edge_string().prop_map(Rc::from)")]
+        counted: Rc<str>,
+        #[proptest(
+            strategy = "proptest::option::of(any::<Vec<u16>>().prop_map(Vec::into_boxed_slice))"
+        )]
+        shorts: Option<Box<[u16]>>,
+    },
+    Nested(
+        #[proptest(
+            strategy = "proptest::option::of(proptest::option::of(any::<Vec<u64>>().prop_map(Arc::from)))"
+        )]
+        Option<Option<Arc<[u64]>>>,
+    ),
+}
+
+/// Every wide-pointer case the direct lowering must get right: unsized
+/// pointees behind `Arc`/`Rc`/`Box`/`&`, in options, vectors and enums.
+#[derive(Facet, Serialize, Debug, Arbitrary)]
+struct WidePointers {
+    #[proptest(strategy = "edge_string().prop_map(Arc::from)")]
+    arc_str: Arc<str>,
+    #[proptest(strategy = "edge_string().prop_map(Rc::from)")]
+    rc_str: Rc<str>,
+    #[proptest(strategy = "edge_string().prop_map(String::into_boxed_str)")]
+    box_str: Box<str>,
+    #[proptest(strategy = "bytes(200).prop_map(Vec::into_boxed_slice)")]
+    box_bytes: Box<[u8]>,
+    #[proptest(strategy = "any::<Vec<u64>>().prop_map(Arc::from)")]
+    arc_u64s: Arc<[u64]>,
+    #[proptest(strategy = "prop::collection::vec(edge_string(), 0..4).prop_map(Rc::from)")]
+    rc_strings: Rc<[String]>,
+    #[proptest(strategy = "proptest::option::of(edge_string().prop_map(Arc::from))")]
+    option_arc_str: Option<Arc<str>>,
+    #[proptest(
+        strategy = "prop::collection::vec(bytes(20).prop_map(Vec::into_boxed_slice), 0..4)"
+    )]
+    vec_box_bytes: Vec<Box<[u8]>>,
+    #[proptest(strategy = "leaked_bytes()")]
+    bytes_ref: &'static [u8],
+    #[proptest(strategy = "leaked_str()")]
+    str_ref: &'static str,
+    #[proptest(
+        strategy = "proptest::option::of(any::<Vec<u16>>().prop_map(Vec::into_boxed_slice))"
+    )]
+    option_box_u16s: Option<Box<[u16]>>,
+    #[proptest(
+        strategy = "proptest::option::of(proptest::option::of(edge_string().prop_map(String::into_boxed_str)))"
+    )]
+    nested: Option<Option<Box<str>>>,
+    in_enums: Vec<WideInEnum>,
+}
+
 // ----------------------------------------------------------------- tests ---
 
 /// 128 cases per type unless `PROPTEST_CASES` says otherwise (CI's
@@ -480,6 +540,7 @@ differential! {
     recursive_option_box: Chain = chain();
     recursive_enum_box: Expr = expr();
     kitchen_sink: Kitchen = any::<Kitchen>();
+    wide_pointers: WidePointers = any::<WidePointers>();
     root_vec_of_strings: Vec<String> = prop::collection::vec(edge_string(), 0..8);
     root_tuple: (u8, Option<String>, Vec<i128>) = any::<(u8, Option<String>, Vec<i128>)>();
     root_option_option: Option<Option<u16>> = any::<Option<Option<u16>>>();
