@@ -35,13 +35,10 @@ pub(crate) struct PlanFacts {
 impl PlanFacts {
     pub fn of(plan: &Plan) -> PlanFacts {
         let n = plan.nodes().len();
-        let mut own_function = vec![false; n];
+        let mut own_function = cycle_breakers(plan);
         own_function[plan.root().index()] = true;
         for index in 0..n {
             let id = NodeId::from_index(index);
-            if reaches(plan, id, id) {
-                own_function[index] = true;
-            }
             match &plan.node(id).op {
                 Op::Set(op) => own_function[op.element.index()] = true,
                 Op::Map(op) => {
@@ -104,19 +101,41 @@ fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {
     }
 }
 
-/// Whether `target` is reachable from `from` through at least one edge.
-fn reaches(plan: &Plan, from: NodeId, target: NodeId) -> bool {
-    let mut seen = vec![false; plan.nodes().len()];
-    let mut stack = children(plan, from);
-    while let Some(id) = stack.pop() {
-        if id == target {
-            return true;
-        }
-        if !std::mem::replace(&mut seen[id.index()], true) {
-            stack.extend(children(plan, id));
+/// The targets of back edges of a depth-first walk from the root: every
+/// cycle has one, so giving these nodes functions of their own (and
+/// inlining everything else) makes inlining terminate with the fewest calls
+/// (`Tree -> Option<Box<Tree>> -> Box<Tree> -> Tree` becomes one function).
+fn cycle_breakers(plan: &Plan) -> Vec<bool> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Visit {
+        New,
+        OnPath,
+        Done,
+    }
+    let mut visit = vec![Visit::New; plan.nodes().len()];
+    let mut breakers = vec![false; plan.nodes().len()];
+    // (node, its children, next child index): an explicit stack, so deep
+    // plans cannot overflow the native one.
+    let mut stack = vec![(plan.root(), children(plan, plan.root()), 0)];
+    visit[plan.root().index()] = Visit::OnPath;
+    while let Some((id, kids, next)) = stack.last_mut() {
+        if let Some(&child) = kids.get(*next) {
+            *next += 1;
+            match visit[child.index()] {
+                Visit::OnPath => breakers[child.index()] = true,
+                Visit::New => {
+                    visit[child.index()] = Visit::OnPath;
+                    let grandchildren = children(plan, child);
+                    stack.push((child, grandchildren, 0));
+                }
+                Visit::Done => {}
+            }
+        } else {
+            visit[id.index()] = Visit::Done;
+            stack.pop();
         }
     }
-    false
+    breakers
 }
 
 /// Largest element count of an array whose bounded elements are still
@@ -186,9 +205,25 @@ pub(crate) struct NodeEmitter<'p> {
 }
 
 impl NodeEmitter<'_> {
-    /// Emits the encoding of the value (`data`, `meta`) of node `id`.
-    /// `reserved` says the caller already ensured the node's bounded size.
-    pub fn node(
+    /// Emits the body of the function node being compiled.
+    pub fn function_body(&self, e: &mut FunctionEmitter, data: Value, meta: Value) {
+        self.inline(e, self.function_node, data, meta, false);
+    }
+
+    /// Emits the encoding of the value (`data`, `meta`) of node `id`: a call
+    /// for function nodes (the current one included: that is recursion),
+    /// inline code otherwise. `reserved` says the caller already ensured the
+    /// node's bounded size.
+    fn node(&self, e: &mut FunctionEmitter, id: NodeId, data: Value, meta: Value, reserved: bool) {
+        if self.facts.own_function[id.index()] {
+            let callee = self.functions[id.index()].expect("every function node is declared");
+            e.call_compiled(callee, data, meta);
+            return;
+        }
+        self.inline(e, id, data, meta, reserved);
+    }
+
+    fn inline(
         &self,
         e: &mut FunctionEmitter,
         id: NodeId,
@@ -196,11 +231,6 @@ impl NodeEmitter<'_> {
         meta: Value,
         reserved: bool,
     ) {
-        if id != self.function_node && self.facts.own_function[id.index()] {
-            let callee = self.functions[id.index()].expect("every function node is declared");
-            e.call_compiled(callee, data, meta);
-            return;
-        }
         let reserved = reserved || {
             match self.facts.max_size[id.index()] {
                 Some(bytes) => {
@@ -395,7 +425,7 @@ impl NodeEmitter<'_> {
     }
 
     fn bounded(&self, id: NodeId) -> Option<usize> {
-        if self.facts.own_function[id.index()] && id != self.function_node {
+        if self.facts.own_function[id.index()] {
             None
         } else {
             self.facts.max_size[id.index()]

@@ -177,7 +177,7 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
             };
             let (mut emitter, data, meta) =
                 FunctionEmitter::begin(&mut builder, frontend, call_conv);
-            nodes.node(&mut emitter, NodeId::from_index(index), data, meta, false);
+            nodes.function_body(&mut emitter, data, meta);
             emitter.finish();
             builder.finalize(frontend);
         }
