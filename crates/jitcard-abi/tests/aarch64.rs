@@ -18,12 +18,13 @@ use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_module::default_libcall_names;
 use cranelift_object::{ObjectBuilder, ObjectModule};
-use harness::{Kind, Shape, TAIL, Target, define_harness, shapes};
+use harness::{FLOATS, Kind, Shape, TAIL, Target, define_harness, shapes};
 use jitcard_abi::Scalar;
 
 /// Leading u64 arguments before the aggregate: none; five (the aggregate
 /// still fits X5-X7); seven (a two-register composite no longer fits X7, so
-/// it and the tail go on the stack: AAPCS64 C.13).
+/// it and the tail go on the stack: AAPCS64 C.13). Cases after eight doubles
+/// (`take8f_*`) put HFAs on the stack (C.3).
 const LEADING: [usize; 3] = [0, 5, 7];
 
 fn c_type(scalar: Scalar) -> &'static str {
@@ -69,6 +70,14 @@ fn c_callees(shape: &Shape) -> String {
             "uint64_t take{leading}_{name}({params}struct {name} a, uint64_t tail) {{ return digest_{name}(&a){weighted} ^ rotl17(tail); }}"
         );
     }
+    let doubles: String = (0..FLOATS).map(|i| format!("double d{i}, ")).collect();
+    let float_digest: String = (0..FLOATS)
+        .map(|i| format!(" ^ (member_bits(&d{i}, 8) * {})", 2 * i + 1))
+        .collect();
+    let _ = writeln!(
+        c,
+        "uint64_t take8f_{name}({doubles}struct {name} a, uint64_t tail) {{ return digest_{name}(&a){float_digest} ^ rotl17(tail); }}"
+    );
     let _ = writeln!(
         c,
         "struct {name} give_{name}(uint64_t seed) {{\n    struct {name} r;"
@@ -108,7 +117,7 @@ fn c_check(case: &Case) -> String {
     let mut c = String::new();
     let _ = writeln!(c, "    {{");
     match case.kind {
-        Kind::Take { leading } => {
+        Kind::Take { .. } | Kind::TakeAfterFloats => {
             let _ = writeln!(c, "        struct {name} a;");
             for (i, &m) in case.shape.members.iter().enumerate() {
                 let bits = case.shape.member_bits(case.seed, i);
@@ -118,8 +127,14 @@ fn c_check(case: &Case) -> String {
                 );
                 let _ = m;
             }
-            let leading_args: String = (0..leading).map(|i| format!("{}, ", 1000 + i)).collect();
-            let call = format!("take{leading}_{name}({leading_args}a, {TAIL}ull)");
+            let call = match case.kind {
+                Kind::Take { leading } => {
+                    let leading_args: String =
+                        (0..leading).map(|i| format!("{}, ", 1000 + i)).collect();
+                    format!("take{leading}_{name}({leading_args}a, {TAIL}ull)")
+                }
+                _ => format!("take8f_{name}(0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, a, {TAIL}ull)"),
+            };
             let _ = writeln!(c, "        uint64_t expected = {call};");
             let _ = writeln!(c, "        uint64_t got = {h}(out);");
             let _ = writeln!(
@@ -179,12 +194,13 @@ fn aarch64_aapcs64_matrix_under_qemu() {
     let mut cases = Vec::new();
     for shape in shapes() {
         let takes = LEADING.iter().map(|&leading| Kind::Take { leading });
-        for kind in takes.chain([Kind::Give]) {
+        for kind in takes.chain([Kind::TakeAfterFloats, Kind::Give]) {
             for in_memory in [false, true] {
                 let harness = format!("h{}", cases.len());
                 let seed = 3 + cases.len() as u64;
                 let symbol = match kind {
                     Kind::Take { leading } => format!("take{leading}_{}", shape.name),
+                    Kind::TakeAfterFloats => format!("take8f_{}", shape.name),
                     Kind::Give => format!("give_{}", shape.name),
                 };
                 define_harness(

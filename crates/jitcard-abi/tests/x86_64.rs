@@ -66,10 +66,17 @@ impl Member for f64 {
 struct Callees {
     take0: usize,
     take5: usize,
+    take8f: usize,
     give: usize,
     expect_take0: fn(u64) -> u64,
     expect_take5: fn(u64) -> u64,
+    expect_take8f: fn(u64) -> u64,
     expect_give: fn(u64) -> Vec<u64>,
+}
+
+fn float_digest(d: [f64; 8]) -> u64 {
+    d.iter()
+        .fold(5u64, |h, x| h.wrapping_mul(37).wrapping_add(x.to_bits()))
 }
 
 fn leading_digest(p: [u64; 5]) -> u64 {
@@ -112,14 +119,20 @@ macro_rules! matrix {
                     pub extern "sysv64" fn take5(p0: u64, p1: u64, p2: u64, p3: u64, p4: u64, a: crate::$name, tail: u64) -> u64 {
                         a.digest() ^ leading_digest([p0, p1, p2, p3, p4]) ^ tail.rotate_left(17)
                     }
+                    #[allow(clippy::too_many_arguments)]
+                    pub extern "sysv64" fn take8f(d0: f64, d1: f64, d2: f64, d3: f64, d4: f64, d5: f64, d6: f64, d7: f64, a: crate::$name, tail: u64) -> u64 {
+                        a.digest() ^ float_digest([d0, d1, d2, d3, d4, d5, d6, d7]) ^ tail.rotate_left(17)
+                    }
                     pub extern "sysv64" fn give(seed: u64) -> crate::$name { crate::$name::make(seed) }
                     pub fn callees() -> Callees {
                         Callees {
                             take0: take0 as *const () as usize,
                             take5: take5 as *const () as usize,
+                            take8f: take8f as *const () as usize,
                             give: give as *const () as usize,
                             expect_take0: |seed| take0(crate::$name::make(seed), TAIL),
                             expect_take5: |seed| take5(1000, 1001, 1002, 1003, 1004, crate::$name::make(seed), TAIL),
+                            expect_take8f: |seed| take8f(0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, crate::$name::make(seed), TAIL),
                             expect_give: |seed| give(seed).bits(),
                         }
                     }
@@ -140,14 +153,20 @@ macro_rules! matrix {
                     pub extern "win64" fn take5(p0: u64, p1: u64, p2: u64, p3: u64, p4: u64, a: crate::$name, tail: u64) -> u64 {
                         a.digest() ^ leading_digest([p0, p1, p2, p3, p4]) ^ tail.rotate_left(17)
                     }
+                    #[allow(clippy::too_many_arguments)]
+                    pub extern "win64" fn take8f(d0: f64, d1: f64, d2: f64, d3: f64, d4: f64, d5: f64, d6: f64, d7: f64, a: crate::$name, tail: u64) -> u64 {
+                        a.digest() ^ float_digest([d0, d1, d2, d3, d4, d5, d6, d7]) ^ tail.rotate_left(17)
+                    }
                     pub extern "win64" fn give(seed: u64) -> crate::$name { crate::$name::make(seed) }
                     pub fn callees() -> Callees {
                         Callees {
                             take0: take0 as *const () as usize,
                             take5: take5 as *const () as usize,
+                            take8f: take8f as *const () as usize,
                             give: give as *const () as usize,
                             expect_take0: |seed| take0(crate::$name::make(seed), TAIL),
                             expect_take5: |seed| take5(1000, 1001, 1002, 1003, 1004, crate::$name::make(seed), TAIL),
+                            expect_take8f: |seed| take8f(0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, crate::$name::make(seed), TAIL),
                             expect_give: |seed| give(seed).bits(),
                         }
                     }
@@ -199,6 +218,7 @@ fn run_matrix(conv: CallConv, callees_of: fn(&str) -> Callees, kinds: &[Kind]) -
                 let target = match kind {
                     Kind::Take { leading: 0 } => callees.take0,
                     Kind::Take { .. } => callees.take5,
+                    Kind::TakeAfterFloats => callees.take8f,
                     Kind::Give => callees.give,
                 };
                 let id = define_harness(
@@ -221,11 +241,11 @@ fn run_matrix(conv: CallConv, callees_of: fn(&str) -> Callees, kinds: &[Kind]) -
                 let got = harness(out.as_mut_ptr());
                 let label = format!("{conv} {} {kind:?} in_memory={in_memory}", shape.name);
                 match kind {
-                    Kind::Take { leading } => {
-                        let expected = if leading == 0 {
-                            (callees.expect_take0)(seed)
-                        } else {
-                            (callees.expect_take5)(seed)
+                    Kind::Take { .. } | Kind::TakeAfterFloats => {
+                        let expected = match kind {
+                            Kind::Take { leading: 0 } => (callees.expect_take0)(seed),
+                            Kind::Take { .. } => (callees.expect_take5)(seed),
+                            _ => (callees.expect_take8f)(seed),
                         };
                         if got != expected {
                             failures.push(format!("{label}: callee digested {got:#x}, rustc's call gives {expected:#x}"));
@@ -280,6 +300,28 @@ fn sysv64_registers_run_out_mid_way() {
         CallConv::SystemV,
         sysv64_callees::callees,
         &[Kind::Take { leading: 5 }],
+    ));
+}
+
+/// Eight doubles take XMM0-7 first: SSE aggregates (and {i64, f64}, all or
+/// nothing) go on the stack whole; integer aggregates still use GPRs.
+#[test]
+fn sysv64_float_registers_run_out() {
+    assert_clean(run_matrix(
+        CallConv::SystemV,
+        sysv64_callees::callees,
+        &[Kind::TakeAfterFloats],
+    ));
+}
+
+/// Positional slots: after eight doubles every aggregate and the tail sit on
+/// the stack (by value, or as a pointer to a copy).
+#[test]
+fn win64_after_eight_float_arguments() {
+    assert_clean(run_matrix(
+        CallConv::WindowsFastcall,
+        win64_callees::callees,
+        &[Kind::TakeAfterFloats],
     ));
 }
 

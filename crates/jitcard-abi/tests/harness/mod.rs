@@ -24,6 +24,9 @@ use jitcard_abi::{
 /// The tail scalar passed after the aggregate.
 pub const TAIL: u64 = 0x77;
 
+/// How many f64s [`Kind::TakeAfterFloats`] passes first.
+pub const FLOATS: usize = 8;
+
 /// One aggregate of the matrix: its name (also the C/Rust type name), its
 /// members, and the member values for a seed.
 #[derive(Clone, Debug)]
@@ -124,6 +127,9 @@ pub fn shapes() -> Vec<Shape> {
 pub enum Kind {
     /// Passes `leading` u64s, the aggregate, then [`TAIL`].
     Take { leading: usize },
+    /// Passes eight f64s (`i + 0.5`), the aggregate, then [`TAIL`]: every
+    /// floating-point argument register is taken before the aggregate.
+    TakeAfterFloats,
     /// Receives the aggregate made from a seed.
     Give,
 }
@@ -142,6 +148,15 @@ pub fn prototype(shape: &Shape, kind: Kind) -> Prototype {
     match kind {
         Kind::Take { leading } => {
             let mut params = vec![CType::Scalar(Scalar::U64); leading];
+            params.push(aggregate);
+            params.push(CType::Scalar(Scalar::U64));
+            Prototype {
+                params,
+                ret: Some(CType::Scalar(Scalar::U64)),
+            }
+        }
+        Kind::TakeAfterFloats => {
+            let mut params = vec![CType::Scalar(Scalar::F64); FLOATS];
             params.push(aggregate);
             params.push(CType::Scalar(Scalar::U64));
             Prototype {
@@ -212,10 +227,15 @@ pub fn define_harness<M: Module>(
         };
         let aggregate = shape.aggregate();
         let args = match kind {
-            Kind::Take { leading } => {
-                let mut args: Vec<ArgValue> = (0..leading)
-                    .map(|i| ArgValue::Scalar(b.ins().iconst(types::I64, 1000 + i as i64)))
-                    .collect();
+            Kind::Take { .. } | Kind::TakeAfterFloats => {
+                let mut args: Vec<ArgValue> = match kind {
+                    Kind::Take { leading } => (0..leading)
+                        .map(|i| ArgValue::Scalar(b.ins().iconst(types::I64, 1000 + i as i64)))
+                        .collect(),
+                    _ => (0..FLOATS)
+                        .map(|i| ArgValue::Scalar(b.ins().f64const(i as f64 + 0.5)))
+                        .collect(),
+                };
                 let fields: Vec<_> = shape
                     .members
                     .iter()
