@@ -380,15 +380,13 @@ impl NodeEmitter<'_> {
                 }
                 None => {
                     let element = self.function_address(e, op.elements.node);
-                    let node_index = e.b.ins().iconst(types::I32, id.index() as i64);
-                    let ctx = e.ctx;
-                    let ptr = e.ptr;
-                    let status = e.call_helper_writing(
+                    self.node_helper(
+                        e,
                         runtime::encode_indexed_list as *const u8,
-                        &[ptr, types::I32, ptr, ptr],
-                        &[ctx, node_index, data, element],
+                        id,
+                        data,
+                        &[element],
                     );
-                    e.check(status);
                 }
             },
             Op::Slice(op) => {
@@ -403,23 +401,27 @@ impl NodeEmitter<'_> {
             Op::Set(op) => {
                 let first = self.function_address(e, op.element);
                 let none = e.iconst_ptr(0);
-                self.iterated(e, id, data, first, none);
+                self.node_helper(
+                    e,
+                    runtime::encode_iterated as *const u8,
+                    id,
+                    data,
+                    &[first, none],
+                );
             }
             Op::Map(op) => {
                 let first = self.function_address(e, op.key);
                 let second = self.function_address(e, op.value);
-                self.iterated(e, id, data, first, second);
+                self.node_helper(
+                    e,
+                    runtime::encode_iterated as *const u8,
+                    id,
+                    data,
+                    &[first, second],
+                );
             }
             Op::Fallback(_) => {
-                let node_index = e.b.ins().iconst(types::I32, id.index() as i64);
-                let ctx = e.ctx;
-                let ptr = e.ptr;
-                let status = e.call_helper_writing(
-                    runtime::fallback as *const u8,
-                    &[ptr, types::I32, ptr, ptr],
-                    &[ctx, node_index, data, meta],
-                );
-                e.check(status);
+                self.node_helper(e, runtime::fallback as *const u8, id, data, &[meta]);
             }
         }
     }
@@ -624,22 +626,23 @@ impl NodeEmitter<'_> {
         e.b.ins().func_addr(ptr, callee)
     }
 
-    fn iterated(
+    /// Calls a runtime helper of signature `(ctx, node index, data,
+    /// extra words...) -> status` that writes, and propagates its failure.
+    fn node_helper(
         &self,
         e: &mut FunctionEmitter,
+        helper: *const u8,
         id: NodeId,
         data: Value,
-        first: Value,
-        second: Value,
+        extra: &[Value],
     ) {
         let node_index = e.b.ins().iconst(types::I32, id.index() as i64);
-        let ctx = e.ctx;
         let ptr = e.ptr;
-        let status = e.call_helper_writing(
-            runtime::encode_iterated as *const u8,
-            &[ptr, types::I32, ptr, ptr, ptr],
-            &[ctx, node_index, data, first, second],
-        );
+        let mut params = vec![ptr, types::I32, ptr];
+        params.extend(extra.iter().map(|_| ptr));
+        let mut args = vec![e.ctx, node_index, data];
+        args.extend_from_slice(extra);
+        let status = e.call_helper_writing(helper, &params, &args);
         e.check(status);
     }
 }
