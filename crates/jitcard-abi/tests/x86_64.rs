@@ -90,39 +90,39 @@ fn leading_digest(p: [u64; 5]) -> u64 {
 /// and `give`, plus what rustc's own calls of them return.
 macro_rules! abi_callees {
     ($module:ident, $abi:literal, $($name:ident),*) => {
-    mod $module {
-        use super::*;
-        $(
-            #[allow(non_snake_case)]
-            pub mod $name {
-                use super::*;
-                pub extern $abi fn take0(a: crate::$name, tail: u64) -> u64 { a.digest() ^ tail.rotate_left(17) }
-                pub extern $abi fn take5(p0: u64, p1: u64, p2: u64, p3: u64, p4: u64, a: crate::$name, tail: u64) -> u64 {
-                    a.digest() ^ leading_digest([p0, p1, p2, p3, p4]) ^ tail.rotate_left(17)
-                }
-                #[allow(clippy::too_many_arguments)]
-                pub extern $abi fn take8f(d0: f64, d1: f64, d2: f64, d3: f64, d4: f64, d5: f64, d6: f64, d7: f64, a: crate::$name, tail: u64) -> u64 {
-                    a.digest() ^ float_digest([d0, d1, d2, d3, d4, d5, d6, d7]) ^ tail.rotate_left(17)
-                }
-                pub extern $abi fn give(seed: u64) -> crate::$name { crate::$name::make(seed) }
-                pub fn callees() -> Callees {
-                    Callees {
-                        take0: take0 as *const () as usize,
-                        take5: take5 as *const () as usize,
-                        take8f: take8f as *const () as usize,
-                        give: give as *const () as usize,
-                        expect_take0: |seed| take0(crate::$name::make(seed), TAIL),
-                        expect_take5: |seed| take5(1000, 1001, 1002, 1003, 1004, crate::$name::make(seed), TAIL),
-                        expect_take8f: |seed| take8f(0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, crate::$name::make(seed), TAIL),
-                        expect_give: |seed| give(seed).bits(),
+        mod $module {
+            use super::*;
+            $(
+                #[allow(non_snake_case)]
+                pub mod $name {
+                    use super::*;
+                    pub extern $abi fn take0(a: crate::$name, tail: u64) -> u64 { a.digest() ^ tail.rotate_left(17) }
+                    pub extern $abi fn take5(p0: u64, p1: u64, p2: u64, p3: u64, p4: u64, a: crate::$name, tail: u64) -> u64 {
+                        a.digest() ^ leading_digest([p0, p1, p2, p3, p4]) ^ tail.rotate_left(17)
+                    }
+                    #[allow(clippy::too_many_arguments)]
+                    pub extern $abi fn take8f(d0: f64, d1: f64, d2: f64, d3: f64, d4: f64, d5: f64, d6: f64, d7: f64, a: crate::$name, tail: u64) -> u64 {
+                        a.digest() ^ float_digest([d0, d1, d2, d3, d4, d5, d6, d7]) ^ tail.rotate_left(17)
+                    }
+                    pub extern $abi fn give(seed: u64) -> crate::$name { crate::$name::make(seed) }
+                    pub fn callees() -> Callees {
+                        Callees {
+                            take0: take0 as *const () as usize,
+                            take5: take5 as *const () as usize,
+                            take8f: take8f as *const () as usize,
+                            give: give as *const () as usize,
+                            expect_take0: |seed| take0(crate::$name::make(seed), TAIL),
+                            expect_take5: |seed| take5(1000, 1001, 1002, 1003, 1004, crate::$name::make(seed), TAIL),
+                            expect_take8f: |seed| take8f(0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, crate::$name::make(seed), TAIL),
+                            expect_give: |seed| give(seed).bits(),
+                        }
                     }
                 }
+            )*
+            pub fn callees(name: &str) -> Callees {
+                match name { $(stringify!($name) => $name::callees(),)* _ => panic!("no callees for {name}") }
             }
-        )*
-        pub fn callees(name: &str) -> Callees {
-            match name { $(stringify!($name) => $name::callees(),)* _ => panic!("no callees for {name}") }
         }
-    }
     };
 }
 
