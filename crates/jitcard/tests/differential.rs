@@ -14,6 +14,7 @@ mod common;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -563,4 +564,49 @@ fn unsized_roots_match_postcard() {
         jitcard::to_vec(shorts).unwrap(),
         postcard::to_allocvec(shorts).unwrap()
     );
+}
+
+/// A struct with no fields.
+#[derive(Facet, Serialize, Debug)]
+struct Empty {}
+
+/// Shapes at the edges of what the plan expresses.
+#[derive(Facet, Serialize, Debug)]
+struct Odd {
+    ph: PhantomData<u64>,
+    units: Vec<()>,
+    cow_bytes: Cow<'static, [u8]>,
+    strs: [String; 2],
+    boxed_units: Box<[()]>,
+    nested: BTreeMap<String, BTreeMap<u8, Vec<Option<char>>>>,
+    empty: Empty,
+    opt_str: Option<&'static str>,
+    tuple: (u8,),
+    big: i128,
+    nan: [f32; 3],
+}
+
+/// Zero-sized elements, `Cow<[u8]>`, empty structs, 1-tuples, nested maps,
+/// `Option<&str>`, `i128::MIN` and NaN arrays, on fixed values.
+#[test]
+fn odd_shapes_match_postcard() {
+    let mut nested = BTreeMap::new();
+    nested.insert(
+        "a".to_string(),
+        BTreeMap::from([(1u8, vec![Some('x'), None])]),
+    );
+    let v = Odd {
+        ph: PhantomData,
+        units: vec![(), ()],
+        cow_bytes: Cow::Owned(vec![1, 2, 3]),
+        strs: ["x".into(), "yy".into()],
+        boxed_units: vec![(); 3].into_boxed_slice(),
+        nested,
+        empty: Empty {},
+        opt_str: Some("hi"),
+        tuple: (9,),
+        big: i128::MIN,
+        nan: [f32::NAN, 1.0, -0.0],
+    };
+    common::check_against(&v, true).unwrap();
 }
