@@ -201,9 +201,33 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
     /// Copies `bytes` bytes from `src` to the cursor and advances; the
     /// caller has ensured the room.
+    ///
+    /// Copies of 8 to 16 bytes (most strings) are inline: the first and the
+    /// last 8 bytes, possibly overlapping, so no byte outside
+    /// `[src, src + bytes)` is read; other lengths call `memcpy`.
     pub fn put_copy(&mut self, src: Value, bytes: Value) {
         let cur = self.b.use_var(self.cur);
+        let inline = self.b.create_block();
+        let call = self.b.create_block();
+        let done = self.b.create_block();
+        let from_8 = self.b.ins().iadd_imm_s(bytes, -8);
+        let short = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_8, 8);
+        self.b.ins().brif(short, inline, &[], call, &[]);
+        self.b.switch_to_block(call);
         self.b.call_memcpy(self.frontend, cur, src, bytes);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(inline);
+        let src_tail = self.b.ins().iadd(src, from_8);
+        let dst_tail = self.b.ins().iadd(cur, from_8);
+        let head = self.b.ins().load(types::I64, flags(), src, 0);
+        let tail = self.b.ins().load(types::I64, flags(), src_tail, 0);
+        self.b.ins().store(flags(), head, cur, 0);
+        self.b.ins().store(flags(), tail, dst_tail, 0);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
         self.advance(bytes);
     }
 
