@@ -2,8 +2,6 @@
 //! encode it, behind one object-safe trait so the comparison binary, the
 //! divan benches and the tests can loop over them.
 
-use std::collections::HashMap;
-
 use facet::Facet;
 use serde::Serialize;
 
@@ -89,7 +87,9 @@ pub struct TypedCase<T: Facet<'static>> {
     value: T,
     /// serde+postcard's bytes, for [`Competitor::MemcpyOutput`].
     reference: Vec<u8>,
-    encoders: HashMap<jitcard::Engine, Result<jitcard::Encoder<T>, jitcard::Error>>,
+    /// One per engine under test; a short list searched linearly, which
+    /// costs less per encode than hashing the key.
+    encoders: Vec<(jitcard::Engine, Result<jitcard::Encoder<T>, jitcard::Error>)>,
 }
 
 impl<T: Facet<'static> + Serialize + std::fmt::Debug> TypedCase<T> {
@@ -155,7 +155,12 @@ impl<T: Facet<'static> + Serialize + std::fmt::Debug> Case for TypedCase<T> {
             Competitor::FacetPostcard => {
                 facet_postcard::to_writer_fallible(&self.value, out).map_err(|e| e.to_string())
             }
-            Competitor::Jitcard(engine) => match self.encoders.get(&engine) {
+            Competitor::Jitcard(engine) => match self
+                .encoders
+                .iter()
+                .find(|(e, _)| *e == engine)
+                .map(|(_, r)| r)
+            {
                 Some(Ok(encoder)) => encoder.encode(&self.value, out).map_err(|e| e.to_string()),
                 Some(Err(error)) => Err(error.to_string()),
                 None => Err(format!("no encoder built for {engine:?}")),

@@ -82,8 +82,17 @@ pub fn measure_case(case: &dyn Case, competitors: &[Competitor], budget: Duratio
         && samples[0].len() < MAX_SAMPLES
         && (started.elapsed() < budget || samples[0].len() < MIN_SAMPLES)
     {
-        for (index, &competitor) in accepted.iter().enumerate() {
-            samples[index].push(time_batch(case, competitor, iterations[index], &mut buffer));
+        // Each round starts with the next competitor, so none always runs
+        // right after the same neighbour (caches, frequency ramps).
+        let round = samples[0].len();
+        for offset in 0..accepted.len() {
+            let index = (round + offset) % accepted.len();
+            samples[index].push(time_batch(
+                case,
+                accepted[index],
+                iterations[index],
+                &mut buffer,
+            ));
         }
     }
 
