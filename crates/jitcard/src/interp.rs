@@ -56,10 +56,8 @@ unsafe fn encode_node(
                 }
             }
             Op::Enum(op) => {
-                let variant = active_variant(op, at).ok_or_else(|| Error::InvalidDiscriminant {
-                    path: node.path.clone(),
-                    type_name: node.shape.to_string(),
-                    discriminant: read_discriminant(op.discriminant, at),
+                let variant = active_variant(op, at).ok_or_else(|| {
+                    node.invalid_discriminant(read_discriminant(op.discriminant, at))
                 })?;
                 wire::write_varint_u64(out, u64::from(variant.index));
                 for field in &variant.fields {
@@ -95,7 +93,7 @@ unsafe fn encode_node(
                 } else {
                     for index in 0..len {
                         let element = (op.vtable.get)(src, index, op.list_shape)
-                            .ok_or_else(|| length_mismatch(node, len, index))?;
+                            .ok_or_else(|| node.length_mismatch(len, index))?;
                         encode_node(plan, op.elements.node, element, out)?;
                     }
                 }
@@ -183,13 +181,13 @@ unsafe fn encode_iterated<T: IterItem>(
     // SAFETY: `iter.iter` is a live iterator of this vtable until the guard drops.
     while let Some(item) = unsafe { (iteration.next)(iter.iter) } {
         if yielded == len {
-            return Err(length_mismatch(node, len, yielded + 1));
+            return Err(node.length_mismatch(len, yielded + 1));
         }
         encode_item(item)?;
         yielded += 1;
     }
     if yielded != len {
-        return Err(length_mismatch(node, len, yielded));
+        return Err(node.length_mismatch(len, yielded));
     }
     Ok(())
 }
@@ -268,15 +266,6 @@ unsafe fn active_variant(op: &EnumOp, at: *const u8) -> Option<&VariantStep> {
             .and_then(|index| op.variants.get(index))
     } else {
         op.variants.iter().find(|v| v.discriminant == discriminant)
-    }
-}
-
-fn length_mismatch(node: &Node, reported: usize, yielded: usize) -> Error {
-    Error::LengthMismatch {
-        path: node.path.clone(),
-        type_name: node.shape.to_string(),
-        reported,
-        yielded,
     }
 }
 

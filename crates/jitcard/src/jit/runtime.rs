@@ -151,13 +151,7 @@ impl EncodeCtx {
     }
 
     fn length_mismatch(&mut self, node: u32, reported: usize, yielded: usize) -> u32 {
-        let node = self.node(node);
-        let error = Error::LengthMismatch {
-            path: node.path.clone(),
-            type_name: node.shape.to_string(),
-            reported,
-            yielded,
-        };
+        let error = self.node(node).length_mismatch(reported, yielded);
         self.fail(error)
     }
 }
@@ -200,11 +194,7 @@ pub(crate) unsafe extern "C" fn invalid_discriminant(
     // SAFETY: generated code passes the live context of this run.
     let ctx = unsafe { &mut *ctx };
     let node = ctx.node(node);
-    let error = Error::InvalidDiscriminant {
-        path: node.path.clone(),
-        type_name: node.shape.to_string(),
-        discriminant,
-    };
+    let error = node.invalid_discriminant(discriminant);
     ctx.fail(error)
 }
 

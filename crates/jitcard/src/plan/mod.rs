@@ -93,6 +93,29 @@ pub struct Node {
     pub op: Op,
 }
 
+impl Node {
+    /// The error for a value of this enum node whose discriminant matches
+    /// no variant.
+    pub(crate) fn invalid_discriminant(&self, discriminant: i64) -> crate::Error {
+        crate::Error::InvalidDiscriminant {
+            path: self.path.clone(),
+            type_name: self.shape.to_string(),
+            discriminant,
+        }
+    }
+
+    /// The error for a collection of this node whose length and element
+    /// count disagree.
+    pub(crate) fn length_mismatch(&self, reported: usize, yielded: usize) -> crate::Error {
+        crate::Error::LengthMismatch {
+            path: self.path.clone(),
+            type_name: self.shape.to_string(),
+            reported,
+            yielded,
+        }
+    }
+}
+
 /// The wire rule of a node, plus the reflection needed to reach its data.
 ///
 /// Every pointer an op receives points at a value of the node's shape.
