@@ -134,6 +134,18 @@ pub enum Kind {
     Give,
 }
 
+impl Kind {
+    /// The scalars passed before the aggregate: `leading` u64s (1000, 1001,
+    /// ...) or [`FLOATS`] f64s (`i + 0.5`); none for [`Kind::Give`].
+    pub fn leading(self) -> Vec<Scalar> {
+        match self {
+            Kind::Take { leading } => vec![Scalar::U64; leading],
+            Kind::TakeAfterFloats => vec![Scalar::F64; FLOATS],
+            Kind::Give => Vec::new(),
+        }
+    }
+}
+
 /// Where the harness finds the callee.
 pub enum Target<'a> {
     /// A function pointer, called with `call_indirect`.
@@ -146,17 +158,8 @@ pub enum Target<'a> {
 pub fn prototype(shape: &Shape, kind: Kind) -> Prototype {
     let aggregate = CType::Aggregate(shape.aggregate());
     match kind {
-        Kind::Take { leading } => {
-            let mut params = vec![CType::Scalar(Scalar::U64); leading];
-            params.push(aggregate);
-            params.push(CType::Scalar(Scalar::U64));
-            Prototype {
-                params,
-                ret: Some(CType::Scalar(Scalar::U64)),
-            }
-        }
-        Kind::TakeAfterFloats => {
-            let mut params = vec![CType::Scalar(Scalar::F64); FLOATS];
+        Kind::Take { .. } | Kind::TakeAfterFloats => {
+            let mut params: Vec<CType> = kind.leading().into_iter().map(CType::Scalar).collect();
             params.push(aggregate);
             params.push(CType::Scalar(Scalar::U64));
             Prototype {
@@ -228,14 +231,17 @@ pub fn define_harness<M: Module>(
         let aggregate = shape.aggregate();
         let args = match kind {
             Kind::Take { .. } | Kind::TakeAfterFloats => {
-                let mut args: Vec<ArgValue> = match kind {
-                    Kind::Take { leading } => (0..leading)
-                        .map(|i| ArgValue::Scalar(b.ins().iconst(types::I64, 1000 + i as i64)))
-                        .collect(),
-                    _ => (0..FLOATS)
-                        .map(|i| ArgValue::Scalar(b.ins().f64const(i as f64 + 0.5)))
-                        .collect(),
-                };
+                let mut args: Vec<ArgValue> = kind
+                    .leading()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, scalar)| {
+                        ArgValue::Scalar(match scalar {
+                            Scalar::F64 => b.ins().f64const(i as f64 + 0.5),
+                            _ => b.ins().iconst(types::I64, 1000 + i as i64),
+                        })
+                    })
+                    .collect();
                 let fields: Vec<_> = shape
                     .members
                     .iter()
