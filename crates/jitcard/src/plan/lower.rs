@@ -12,8 +12,8 @@ use std::any::TypeId;
 use std::collections::HashMap;
 
 use facet_core::{
-    Def, EnumRepr, EnumType, Field, FieldFlags, PointerType, PrimitiveType, ScalarType, Shape,
-    Type, UserType,
+    Def, EnumRepr, EnumType, Field, FieldFlags, KnownPointer, PointerType, PrimitiveType,
+    ScalarType, Shape, Type, UserType,
 };
 
 use super::{
@@ -33,10 +33,13 @@ pub fn lower(root: &'static Shape) -> Result<Plan, Error> {
         by_type: HashMap::new(),
     };
     let root_id = lowerer.node_for(root, root.to_string())?;
-    Ok(Plan {
+    let mut plan = Plan {
         nodes: lowerer.nodes,
         root: root_id,
-    })
+        recursive: Vec::new(),
+    };
+    plan.recursive = super::graph::cycle_breakers(&plan);
+    Ok(plan)
 }
 
 struct Lowerer {
@@ -187,7 +190,7 @@ impl Lowerer {
             variants.push(VariantStep {
                 name: variant.name,
                 index: index as u32,
-                discriminant: value,
+                discriminant: discriminant.normalize(value),
                 fields,
             });
         }
@@ -249,6 +252,24 @@ fn unencodable(shape: &'static Shape) -> Option<&'static str> {
             Some("opaque type without a proxy: facet cannot see inside it")
         }
         Type::Pointer(PointerType::Raw(_)) => Some("raw pointers have no postcard encoding"),
+        // Pointers facet can borrow through, but whose pointee safe code
+        // cannot vouch for: reading through them could crash or leak
+        // another value's bytes, whatever the value looks like.
+        _ if matches!(shape.def, Def::Pointer(def) if def.known == Some(KnownPointer::NonNull)) => {
+            Some(
+                "`NonNull` is a raw pointer: it may dangle or point at freed memory, \
+                 and safe code cannot tell, so jitcard never reads through it",
+            )
+        }
+        // Borrowing a `LazyLock` runs its initializer inside facet's
+        // `extern "C"` borrow function, where a panic (or a lock poisoned by
+        // an earlier one) aborts the process.
+        _ if matches!(shape.def, Def::Pointer(def) if def.known == Some(KnownPointer::LazyLock)) => {
+            Some(
+                "reading a `LazyLock` forces its initializer inside an `extern \"C\"` facet \
+                 function, where a panic aborts the process",
+            )
+        }
         Type::Pointer(PointerType::Function(_)) => {
             Some("function pointers have no postcard encoding")
         }

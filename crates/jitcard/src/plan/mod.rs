@@ -14,6 +14,7 @@
 //! it directly and code generators compile it, so both agree by construction.
 //! It is built by [`lower`] and printed by its `Display` impl.
 
+mod graph;
 mod lower;
 
 use core::fmt;
@@ -23,6 +24,8 @@ use facet_core::{
     ListVTable, MapLenFn, OptionVTable, PtrConst, ResultVTable, SetLenFn, Shape, SliceVTable,
 };
 
+#[cfg_attr(not(feature = "jit"), allow(unused_imports))]
+pub(crate) use graph::children;
 pub use lower::lower;
 
 /// Index of a [`Node`] inside its [`Plan`].
@@ -51,6 +54,8 @@ impl fmt::Display for NodeId {
 pub struct Plan {
     nodes: Vec<Node>,
     root: NodeId,
+    /// Per node: whether it closes a cycle of the plan (see [`Plan::is_recursive`]).
+    recursive: Vec<bool>,
 }
 
 impl Plan {
@@ -70,6 +75,14 @@ impl Plan {
     /// Every node, in lowering order (the root is first).
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
+    }
+
+    /// Whether `id` closes a cycle of the plan: every recursion of a value
+    /// re-enters one of these nodes, so engines count nesting depth (and
+    /// the JIT checks its stack) there and nowhere else.
+    #[inline]
+    pub fn is_recursive(&self, id: NodeId) -> bool {
+        self.recursive[id.index()]
     }
 
     /// The nodes encoded by the `facet-postcard` fallback instead of by a
@@ -101,6 +114,25 @@ impl Node {
             path: self.path.clone(),
             type_name: self.shape.to_string(),
             discriminant,
+        }
+    }
+
+    /// The error for a value nested deeper than `max_depth` recursions.
+    pub(crate) fn too_deep(&self, max_depth: usize) -> crate::Error {
+        crate::Error::TooDeep {
+            path: self.path.clone(),
+            type_name: self.shape.to_string(),
+            max_depth,
+        }
+    }
+
+    /// The error for a panic caught while running one of this node's
+    /// facet functions.
+    pub(crate) fn panicked(&self, message: String) -> crate::Error {
+        crate::Error::Panicked {
+            path: self.path.clone(),
+            type_name: self.shape.to_string(),
+            message,
         }
     }
 
@@ -246,6 +278,25 @@ pub enum DiscriminantRead {
 }
 
 impl DiscriminantRead {
+    /// `value` as this read yields it from memory: truncated to the tag's
+    /// width, then zero- or sign-extended to `i64` by the read's sign.
+    ///
+    /// facet reports a variant's discriminant as the source wrote it
+    /// (`-1` in `#[repr(C)] enum E { A = -1 }`), while it describes the tag
+    /// by its storage type (`U32` for `repr(C)`); comparing at the tag's
+    /// width makes both agree.
+    pub fn normalize(self, value: i64) -> i64 {
+        match self {
+            DiscriminantRead::U8 => i64::from(value as u8),
+            DiscriminantRead::U16 => i64::from(value as u16),
+            DiscriminantRead::U32 => i64::from(value as u32),
+            DiscriminantRead::U64 | DiscriminantRead::I64 => value,
+            DiscriminantRead::I8 => i64::from(value as i8),
+            DiscriminantRead::I16 => i64::from(value as i16),
+            DiscriminantRead::I32 => i64::from(value as i32),
+        }
+    }
+
     /// Size in bytes of the discriminant in memory.
     pub fn size(self) -> usize {
         match self {
@@ -263,8 +314,8 @@ pub struct VariantStep {
     pub name: &'static str,
     /// The declaration index: what postcard writes as the tag.
     pub index: u32,
-    /// The discriminant value stored in memory for this variant, as facet
-    /// reports it (sign-extended or wrapped to `i64`).
+    /// The discriminant value stored in memory for this variant, as the
+    /// tag's read yields it (see [`DiscriminantRead::normalize`]).
     pub discriminant: i64,
     /// The variant's fields, offsets from the start of the enum.
     pub fields: Vec<FieldStep>,

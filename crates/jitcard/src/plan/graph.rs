@@ -1,0 +1,76 @@
+//! The plan as a graph: which nodes a node refers to, and which nodes close
+//! a cycle.
+//!
+//! Both engines need the same answer to "where can recursion happen?": the
+//! interpreter counts nesting depth there and the JIT gives those nodes a
+//! function of their own (and checks the stack there). It is computed once,
+//! when the plan is lowered, from the plan alone.
+
+use super::{NodeId, Op, Plan};
+
+/// The nodes `id` refers to directly, in field / variant order (a node
+/// referred to twice appears twice).
+pub(crate) fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {
+    match &plan.node(id).op {
+        Op::Fields(fields) => fields.iter().map(|f| f.node).collect(),
+        Op::Enum(op) => op
+            .variants
+            .iter()
+            .flat_map(|v| v.fields.iter().map(|f| f.node))
+            .collect(),
+        Op::Option(op) => vec![op.some],
+        Op::Result(op) => vec![op.ok, op.err],
+        Op::Pointer(op) => vec![op.pointee],
+        Op::List(op) => vec![op.elements.node],
+        Op::Slice(op) => vec![op.elements.node],
+        Op::Array(op) => vec![op.elements.node],
+        Op::Set(op) => vec![op.element],
+        Op::Map(op) => vec![op.key, op.value],
+        Op::Nothing
+        | Op::Bool
+        | Op::Byte
+        | Op::Int(_)
+        | Op::F32
+        | Op::F64
+        | Op::Char
+        | Op::Str(_)
+        | Op::Fallback(_) => vec![],
+    }
+}
+
+/// The targets of back edges of a depth-first walk from the root: every
+/// cycle of the plan passes through at least one of them, so a value can
+/// only nest without bound by re-entering one of these nodes
+/// (`Tree -> Option<Box<Tree>> -> Box<Tree> -> Tree` has one: `Tree`).
+pub(crate) fn cycle_breakers(plan: &Plan) -> Vec<bool> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Visit {
+        New,
+        OnPath,
+        Done,
+    }
+    let mut visit = vec![Visit::New; plan.nodes().len()];
+    let mut breakers = vec![false; plan.nodes().len()];
+    // (node, its children, next child index): an explicit stack, so deep
+    // plans cannot overflow the native one.
+    let mut stack = vec![(plan.root(), children(plan, plan.root()), 0)];
+    visit[plan.root().index()] = Visit::OnPath;
+    while let Some((id, kids, next)) = stack.last_mut() {
+        if let Some(&child) = kids.get(*next) {
+            *next += 1;
+            match visit[child.index()] {
+                Visit::OnPath => breakers[child.index()] = true,
+                Visit::New => {
+                    visit[child.index()] = Visit::OnPath;
+                    let grandchildren = children(plan, child);
+                    stack.push((child, grandchildren, 0));
+                }
+                Visit::Done => {}
+            }
+        } else {
+            visit[id.index()] = Visit::Done;
+            stack.pop();
+        }
+    }
+    breakers
+}
