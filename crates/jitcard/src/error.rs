@@ -44,6 +44,30 @@ pub enum Error {
         /// The number of elements it yielded.
         yielded: usize,
     },
+    /// The value nests deeper than the encoder's depth limit (see
+    /// `Encoder::with_max_depth`): raised instead of overflowing the stack,
+    /// e.g. on a cyclic structure of `&'static` references.
+    TooDeep {
+        /// Where the limit was reached (the recursive type's first path).
+        path: String,
+        /// Its facet type name.
+        type_name: String,
+        /// The limit: how many times recursive types may nest.
+        max_depth: usize,
+    },
+    /// A Rust-ABI facet function jitcard called (a set or map iterator's
+    /// `next`, a list's `get`, ...) panicked. The panic is caught at the
+    /// call, the partial encoding discarded and everything jitcard built
+    /// freed. (A panic inside one of facet's `extern "C"` functions, such as
+    /// a collection's `len`, aborts the process before jitcard can see it.)
+    Panicked {
+        /// Where the value being encoded sits.
+        path: String,
+        /// Its facet type name.
+        type_name: String,
+        /// The panic message.
+        message: String,
+    },
     /// The output buffer could not grow by `additional` bytes.
     Allocation {
         /// How many more bytes were needed.
@@ -60,11 +84,14 @@ pub enum Error {
         reason: String,
     },
     /// The requested engine cannot run in this build or on this host (the
-    /// JIT needs the `jit` cargo feature and a 64-bit little-endian host
-    /// Cranelift supports).
+    /// JIT needs the `jit` cargo feature, a 64-bit little-endian host
+    /// Cranelift supports, and an OS that lets a process make memory
+    /// executable).
     EngineUnavailable {
         /// The engine's name.
         engine: &'static str,
+        /// Why, e.g. the OS error of making code executable.
+        reason: String,
     },
     /// The code generator failed; this is a jitcard bug.
     Internal {
@@ -92,6 +119,8 @@ impl Error {
             | Error::InvalidDiscriminant { path, .. }
             | Error::LengthMismatch { path, .. }
             | Error::NotCompiled { path, .. }
+            | Error::TooDeep { path, .. }
+            | Error::Panicked { path, .. }
             | Error::Fallback { path, .. } => path,
             Error::Allocation { .. } | Error::EngineUnavailable { .. } | Error::Internal { .. } => {
                 ""
@@ -132,6 +161,22 @@ impl fmt::Display for Error {
                 "collection at `{path}` (type `{type_name}`) reported {reported} elements \
                  but yielded {yielded}"
             ),
+            Error::TooDeep {
+                path,
+                type_name,
+                max_depth,
+            } => write!(
+                f,
+                "value at `{path}` (type `{type_name}`) nests more than {max_depth} levels deep"
+            ),
+            Error::Panicked {
+                path,
+                type_name,
+                message,
+            } => write!(
+                f,
+                "a facet function panicked while encoding `{path}` (type `{type_name}`): {message}"
+            ),
             Error::Allocation { additional } => {
                 write!(
                     f,
@@ -147,11 +192,8 @@ impl fmt::Display for Error {
                 "strict encoder: `{path}` (type `{type_name}`) would not run on the requested \
                  engine: {reason}"
             ),
-            Error::EngineUnavailable { engine } => {
-                write!(
-                    f,
-                    "the {engine} engine is not available in this build or on this host"
-                )
+            Error::EngineUnavailable { engine, reason } => {
+                write!(f, "the {engine} engine is not available here: {reason}")
             }
             Error::Internal { message } => write!(f, "jitcard internal error: {message}"),
             Error::Fallback {
@@ -167,3 +209,31 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The same error, reported at `path` (a located instance path instead
+    /// of the node's first path); errors without a path are unchanged.
+    pub(crate) fn at_path(mut self, located: String) -> Error {
+        match &mut self {
+            Error::Unsupported { path, .. }
+            | Error::InvalidDiscriminant { path, .. }
+            | Error::LengthMismatch { path, .. }
+            | Error::NotCompiled { path, .. }
+            | Error::TooDeep { path, .. }
+            | Error::Panicked { path, .. }
+            | Error::Fallback { path, .. } => *path = located,
+            Error::Allocation { .. } | Error::EngineUnavailable { .. } | Error::Internal { .. } => {
+            }
+        }
+        self
+    }
+}
+
+/// The message of a caught panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_string())
+}

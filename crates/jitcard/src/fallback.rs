@@ -28,19 +28,19 @@ pub(crate) unsafe fn encode(node: &Node, src: PtrConst, out: &mut Vec<u8>) -> Re
         type_name: node.shape.to_string(),
         message,
     };
-    match catch_unwind(AssertUnwindSafe(|| facet_postcard::peek_to_vec(peek))) {
+    // facet-postcard recurses without stack checks of its own: give it room.
+    let encoded = crate::stack::with_room(crate::stack::FALLBACK_ROOM, || {
+        catch_unwind(AssertUnwindSafe(|| facet_postcard::peek_to_vec(peek)))
+    });
+    match encoded {
         Ok(Ok(bytes)) => {
             out.extend_from_slice(&bytes);
             Ok(())
         }
         Ok(Err(error)) => Err(failure(error.to_string())),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic payload".to_string());
-            Err(failure(format!("facet-postcard panicked: {message}")))
-        }
+        Err(panic) => Err(failure(format!(
+            "facet-postcard panicked: {}",
+            crate::error::panic_message(&*panic)
+        ))),
     }
 }
