@@ -13,185 +13,12 @@ use cranelift_frontend::Switch;
 use facet_core::KnownPointer;
 
 use super::emit::FunctionEmitter;
-use super::layout::{self, PtrLenLayout};
+use super::facet_ptr::{THIN_META, UNTAG_MASK};
+use super::facts::PlanFacts;
 use super::runtime;
 use super::vtable_calls::VtableCallEmitter;
 use crate::plan::{DiscriminantRead, Elements, IntKind, NodeId, Op, Plan, StrAccess};
 use crate::wire;
-
-/// Facts about the plan that code generation needs for every function.
-pub(crate) struct PlanFacts {
-    /// Nodes that get a function of their own.
-    pub own_function: Vec<bool>,
-    /// Upper bound of each node's encoded size, when bounded and free of
-    /// calls that write (so one capacity check can cover it).
-    pub max_size: Vec<Option<usize>>,
-    /// Calibrated `Vec` layout of each contiguous list node.
-    pub vec_layout: Vec<Option<PtrLenLayout>>,
-    /// Calibrated `String` layout on this host.
-    pub string_layout: Option<PtrLenLayout>,
-}
-
-impl PlanFacts {
-    pub fn of(plan: &Plan) -> PlanFacts {
-        let n = plan.nodes().len();
-        let mut own_function = cycle_breakers(plan);
-        own_function[plan.root().index()] = true;
-        for index in 0..n {
-            let id = NodeId::from_index(index);
-            match &plan.node(id).op {
-                Op::Set(op) => own_function[op.element.index()] = true,
-                Op::Map(op) => {
-                    own_function[op.key.index()] = true;
-                    own_function[op.value.index()] = true;
-                }
-                Op::List(op) if op.vtable.as_ptr.is_none() => {
-                    own_function[op.elements.node.index()] = true
-                }
-                _ => {}
-            }
-        }
-        let max_size = (0..n)
-            .map(|index| {
-                bounded_size(
-                    plan,
-                    &own_function,
-                    NodeId::from_index(index),
-                    &mut vec![false; n],
-                )
-            })
-            .collect();
-        let vec_layout = plan
-            .nodes()
-            .iter()
-            .map(|node| match (&node.op, node.shape.def) {
-                (Op::List(op), facet_core::Def::List(def)) if op.vtable.as_ptr.is_some() => {
-                    layout::vec_layout(node.shape, &def)
-                }
-                _ => None,
-            })
-            .collect();
-        PlanFacts {
-            own_function,
-            max_size,
-            vec_layout,
-            string_layout: layout::string_layout(),
-        }
-    }
-}
-
-/// The nodes `id` refers to directly.
-fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {
-    match &plan.node(id).op {
-        Op::Fields(fields) => fields.iter().map(|f| f.node).collect(),
-        Op::Enum(op) => op
-            .variants
-            .iter()
-            .flat_map(|v| v.fields.iter().map(|f| f.node))
-            .collect(),
-        Op::Option(op) => vec![op.some],
-        Op::Result(op) => vec![op.ok, op.err],
-        Op::Pointer(op) => vec![op.pointee],
-        Op::List(op) => vec![op.elements.node],
-        Op::Slice(op) => vec![op.elements.node],
-        Op::Array(op) => vec![op.elements.node],
-        Op::Set(op) => vec![op.element],
-        Op::Map(op) => vec![op.key, op.value],
-        _ => vec![],
-    }
-}
-
-/// The targets of back edges of a depth-first walk from the root: every
-/// cycle has one, so giving these nodes functions of their own (and
-/// inlining everything else) makes inlining terminate with the fewest calls
-/// (`Tree -> Option<Box<Tree>> -> Box<Tree> -> Tree` becomes one function).
-fn cycle_breakers(plan: &Plan) -> Vec<bool> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Visit {
-        New,
-        OnPath,
-        Done,
-    }
-    let mut visit = vec![Visit::New; plan.nodes().len()];
-    let mut breakers = vec![false; plan.nodes().len()];
-    // (node, its children, next child index): an explicit stack, so deep
-    // plans cannot overflow the native one.
-    let mut stack = vec![(plan.root(), children(plan, plan.root()), 0)];
-    visit[plan.root().index()] = Visit::OnPath;
-    while let Some((id, kids, next)) = stack.last_mut() {
-        if let Some(&child) = kids.get(*next) {
-            *next += 1;
-            match visit[child.index()] {
-                Visit::OnPath => breakers[child.index()] = true,
-                Visit::New => {
-                    visit[child.index()] = Visit::OnPath;
-                    let grandchildren = children(plan, child);
-                    stack.push((child, grandchildren, 0));
-                }
-                Visit::Done => {}
-            }
-        } else {
-            visit[id.index()] = Visit::Done;
-            stack.pop();
-        }
-    }
-    breakers
-}
-
-/// Largest element count of an array whose bounded elements are still
-/// treated as one bounded run.
-const MAX_BOUNDED_ARRAY: usize = 64;
-
-fn bounded_size(
-    plan: &Plan,
-    own_function: &[bool],
-    id: NodeId,
-    visiting: &mut Vec<bool>,
-) -> Option<usize> {
-    if visiting[id.index()] {
-        return None;
-    }
-    visiting[id.index()] = true;
-    let mut size = |child: NodeId| {
-        if own_function[child.index()] {
-            None
-        } else {
-            bounded_size(plan, own_function, child, visiting)
-        }
-    };
-    let result = match &plan.node(id).op {
-        Op::Nothing => Some(0),
-        Op::Bool | Op::Byte => Some(1),
-        Op::Int(kind) => Some(varint_max(*kind)),
-        Op::F32 => Some(4),
-        Op::F64 => Some(8),
-        Op::Char => Some(5),
-        Op::Fields(fields) => fields.iter().map(|f| size(f.node)).sum(),
-        Op::Enum(op) => op
-            .variants
-            .iter()
-            .map(|v| v.fields.iter().map(|f| size(f.node)).sum::<Option<usize>>())
-            .try_fold(wire::MAX_VARINT_U64_LEN, |max, v| {
-                Some(max.max(wire::MAX_VARINT_U64_LEN + v?))
-            }),
-        Op::Option(op) => size(op.some).map(|s| 1 + s),
-        Op::Result(op) => Some(1 + size(op.ok)?.max(size(op.err)?)),
-        Op::Pointer(op) => size(op.pointee),
-        Op::Array(op) if op.len <= MAX_BOUNDED_ARRAY => size(op.elements.node).map(|s| s * op.len),
-        _ => None,
-    };
-    visiting[id.index()] = false;
-    result
-}
-
-fn varint_max(kind: IntKind) -> usize {
-    match kind {
-        IntKind::U16 | IntKind::I16 => 3,
-        IntKind::U32 | IntKind::I32 => 5,
-        IntKind::U64 | IntKind::I64 => wire::MAX_VARINT_U64_LEN,
-        IntKind::U128 | IntKind::I128 => wire::MAX_VARINT_U128_LEN,
-    }
-}
 
 /// Emits the body of one function node.
 pub(crate) struct NodeEmitter<'p> {
@@ -205,9 +32,14 @@ pub(crate) struct NodeEmitter<'p> {
 }
 
 impl NodeEmitter<'_> {
-    /// Emits the body of the function node being compiled.
+    /// Emits the entry checks and the body of the function node being
+    /// compiled.
     pub fn function_body(&self, e: &mut FunctionEmitter, data: Value, meta: Value) {
-        self.inline(e, self.function_node, data, meta, false);
+        let id = self.function_node;
+        let this = self.functions[id.index()].expect("every function node is declared");
+        let depth_node = self.plan.is_recursive(id).then_some(id.index() as u32);
+        e.enter(this, data, meta, depth_node);
+        self.inline(e, id, data, meta, false);
     }
 
     /// Emits the encoding of the value (`data`, `meta`) of node `id`: a call
@@ -286,8 +118,8 @@ impl NodeEmitter<'_> {
                     let run_reserved = reserved || run.len() > 1;
                     for field in fields[index..].iter().take(run.len().max(1)) {
                         let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
-                        let zero = e.iconst_ptr(0);
-                        self.node(e, field.node, at, zero, run_reserved);
+                        let thin = e.iconst_ptr(THIN_META);
+                        self.node(e, field.node, at, thin, run_reserved);
                     }
                     index += run.len().max(1);
                 }
@@ -310,8 +142,8 @@ impl NodeEmitter<'_> {
                     e.ensure_const(1);
                 }
                 e.put_const_byte(1);
-                let zero = e.iconst_ptr(0);
-                self.node(e, op.some, value, zero, reserved);
+                let thin = e.iconst_ptr(THIN_META);
+                self.node(e, op.some, value, thin, reserved);
                 e.b.ins().jump(done, &[]);
                 e.b.switch_to_block(done);
             }
@@ -335,8 +167,8 @@ impl NodeEmitter<'_> {
                             op.err,
                         )
                     };
-                    let zero = e.iconst_ptr(0);
-                    self.node(e, inner, value, zero, reserved);
+                    let thin = e.iconst_ptr(THIN_META);
+                    self.node(e, inner, value, thin, reserved);
                     e.b.ins().jump(done, &[]);
                 }
                 e.b.switch_to_block(done);
@@ -355,7 +187,7 @@ impl NodeEmitter<'_> {
                     // `Box<T>`, `&T` and `&mut T` of a sized `T` are one
                     // non-null pointer: a guarantee of the language.
                     let ptr = e.ptr;
-                    (e.load(ptr, data, 0), e.iconst_ptr(0))
+                    (e.load(ptr, data, 0), e.iconst_ptr(THIN_META))
                 } else {
                     self.calls.pointer_borrow(e, op.borrow, data)
                 };
@@ -488,8 +320,8 @@ impl NodeEmitter<'_> {
                 let bytes = e.call_native(helper, &[ptr, ptr], &[ptr], &[data, slot])[0];
                 (bytes, e.load(ptr, slot, 0))
             }
-            // A wide pointer's data word carries facet's tag bit (63).
-            (StrAccess::Unsized, _) => (e.b.ins().band_imm_u(data, !(1i64 << 63)), meta),
+            // A wide pointer's data word carries facet's tag.
+            (StrAccess::Unsized, _) => (e.b.ins().band_imm_u(data, UNTAG_MASK), meta),
         }
     }
 
@@ -552,8 +384,8 @@ impl NodeEmitter<'_> {
         e.b.switch_to_block(body);
         let offset = e.b.ins().imul_imm_u(index, run.stride as i64);
         let element = e.b.ins().iadd(elements, offset);
-        let zero = e.iconst_ptr(0);
-        self.node(e, run.node, element, zero, reserved);
+        let thin = e.iconst_ptr(THIN_META);
+        self.node(e, run.node, element, thin, reserved);
         let next = e.b.ins().iadd_imm_u(index, 1);
         e.b.ins().jump(head, &[next.into()]);
         e.b.switch_to_block(done);
@@ -611,8 +443,8 @@ impl NodeEmitter<'_> {
             e.put_varint(tag);
             for field in &variant.fields {
                 let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
-                let zero = e.iconst_ptr(0);
-                self.node(e, field.node, at, zero, reserved);
+                let thin = e.iconst_ptr(THIN_META);
+                self.node(e, field.node, at, thin, reserved);
             }
             e.b.ins().jump(done, &[]);
         }

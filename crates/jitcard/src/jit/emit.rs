@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, Variable};
 
-use super::runtime::{CTX_CUR, CTX_END};
+use super::runtime::{CTX_CUR, CTX_DEPTH_LEFT, CTX_END, CTX_STACK_LIMIT};
 
 /// One function being generated: the builder plus the registers that hold
 /// the context, the cursor and the capacity end.
@@ -28,6 +28,9 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     end: Variable,
     /// Returns the (non-zero) status in its parameter.
     fail: Block,
+    /// Whether the function took one from the context's remaining depth at
+    /// entry (and gives it back on success).
+    counts_depth: bool,
 }
 
 /// Memory flags for loads of value fields and stores into the buffer: never
@@ -38,7 +41,8 @@ pub(crate) fn flags() -> MemFlagsData {
 
 impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// Starts a function of the compiled-encoder signature in `b`: returns
-    /// the emitter and the `data` and `meta` arguments.
+    /// the emitter and the `data` and `meta` arguments. The caller emits the
+    /// entry checks next ([`enter`](Self::enter)), then the body.
     pub fn begin(
         b: &'a mut FunctionBuilder<'b>,
         frontend: TargetFrontendConfig,
@@ -54,7 +58,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let fail = b.create_block();
         b.append_block_param(fail, types::I32);
         b.set_cold_block(fail);
-        let mut emitter = FunctionEmitter {
+        let emitter = FunctionEmitter {
             b,
             ptr,
             call_conv,
@@ -63,14 +67,72 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             cur,
             end,
             fail,
+            counts_depth: false,
         };
-        emitter.reload_cursor();
         (emitter, params[1], params[2])
     }
 
-    /// Stores the cursor and returns success; then emits the failure exit.
+    /// The entry protocol of [`super::runtime`]: if the stack pointer is
+    /// below the context's stack limit, return what `this` (the function
+    /// being emitted) returns when [`grow_stack`](super::runtime::grow_stack)
+    /// runs it again on a new segment; for a recursive node (`depth_node`),
+    /// take one from the remaining depth or fail with
+    /// [`too_deep`](super::runtime::too_deep). Then load the cursor.
+    pub fn enter(&mut self, this: FuncRef, data: Value, meta: Value, depth_node: Option<u32>) {
+        let ptr = self.ptr;
+        let ctx = self.ctx;
+        let sp = self.b.ins().get_stack_pointer(ptr);
+        let limit = self.b.ins().load(ptr, flags(), ctx, CTX_STACK_LIMIT);
+        let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        let grow = self.b.create_block();
+        let room = self.b.create_block();
+        self.b.set_cold_block(grow);
+        self.b.ins().brif(low, grow, &[], room, &[]);
+        self.b.switch_to_block(grow);
+        let function = self.b.ins().func_addr(ptr, this);
+        let status = self.call_native(
+            super::runtime::grow_stack as *const u8,
+            &[ptr, ptr, ptr, ptr],
+            &[types::I32],
+            &[ctx, function, data, meta],
+        )[0];
+        self.b.ins().return_(&[status]);
+        self.b.switch_to_block(room);
+        if let Some(node) = depth_node {
+            let left = self.b.ins().load(ptr, flags(), ctx, CTX_DEPTH_LEFT);
+            let deep = self.b.create_block();
+            let allowed = self.b.create_block();
+            self.b.set_cold_block(deep);
+            self.b.ins().brif(left, allowed, &[], deep, &[]);
+            self.b.switch_to_block(deep);
+            let node = self.b.ins().iconst(types::I32, i64::from(node));
+            let status = self.call_native(
+                super::runtime::too_deep as *const u8,
+                &[ptr, types::I32],
+                &[types::I32],
+                &[ctx, node],
+            )[0];
+            self.b.ins().return_(&[status]);
+            self.b.switch_to_block(allowed);
+            let taken = self.b.ins().iadd_imm_s(left, -1);
+            self.b.ins().store(flags(), taken, ctx, CTX_DEPTH_LEFT);
+            self.counts_depth = true;
+        }
+        self.reload_cursor();
+    }
+
+    /// Stores the cursor, gives back the depth taken at entry and returns
+    /// success; then emits the failure exit.
     pub fn finish(mut self) {
         self.spill_cursor();
+        if self.counts_depth {
+            let ptr = self.ptr;
+            let left = self.b.ins().load(ptr, flags(), self.ctx, CTX_DEPTH_LEFT);
+            let given_back = self.b.ins().iadd_imm_s(left, 1);
+            self.b
+                .ins()
+                .store(flags(), given_back, self.ctx, CTX_DEPTH_LEFT);
+        }
         let ok = self.b.ins().iconst(types::I32, 0);
         self.b.ins().return_(&[ok]);
         self.b.switch_to_block(self.fail);

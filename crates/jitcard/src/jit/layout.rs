@@ -66,13 +66,24 @@ pub(crate) fn string_layout() -> Option<PtrLenLayout> {
     })
 }
 
+/// Most element bytes a `Vec` probe may allocate. The probes allocate room
+/// for 2 and then 3 elements (never constructing any); element types larger
+/// than a third of this keep the call path, so building an encoder costs
+/// bounded memory whatever `T` is (`Vec<[u8; 1 << 31]>` included).
+const MAX_PROBE_BYTES: usize = 64 * 1024;
+
 /// The calibrated layout of the list `shape` if it is a std `Vec<T>` whose
 /// facet vtable lets a probe be built (and freed) without any `T` value.
 pub(crate) fn vec_layout(shape: &'static Shape, def: &ListDef) -> Option<PtrLenLayout> {
     let is_std_vec = shape.type_identifier == "Vec" && shape.module_path == Some("alloc::vec");
     let element_size = def.t.layout.sized_layout().ok()?.size();
     let layout = shape.layout.sized_layout().ok()?;
-    if !is_std_vec || element_size == 0 || layout.size() != 3 * WORD || layout.align() > WORD {
+    if !is_std_vec
+        || element_size == 0
+        || element_size > MAX_PROBE_BYTES / 3
+        || layout.size() != 3 * WORD
+        || layout.align() > WORD
+    {
         return None;
     }
     let (init, set_len, capacity, as_ptr) = (
@@ -110,6 +121,6 @@ pub(crate) fn vec_layout(shape: &'static Shape, def: &ListDef) -> Option<PtrLenL
         unsafe { shape.call_drop_in_place(list) }?;
         found
     };
-    let first = probe(2, 5)?;
-    (probe(7, 16)? == first).then_some(first)
+    let first = probe(1, 2)?;
+    (probe(2, 3)? == first).then_some(first)
 }

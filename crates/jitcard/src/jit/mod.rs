@@ -10,7 +10,10 @@
 //! address range to `/tmp/perf-<pid>.map` so `perf report` names JIT frames.
 
 mod codegen;
+pub(crate) mod diagnostics;
 mod emit;
+mod facet_ptr;
+mod facts;
 mod layout;
 pub(crate) mod runtime;
 pub(crate) mod trampolines;
@@ -23,6 +26,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cranelift_codegen::ir;
+use cranelift_codegen::ir::InstBuilder;
 use cranelift_codegen::ir::{AbiParam, Signature, UserFuncName};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
@@ -33,8 +37,9 @@ use facet_core::PtrConst;
 
 use crate::plan::{NodeId, Plan};
 use crate::{Error, VtableCalls};
-use codegen::{NodeEmitter, PlanFacts};
+use codegen::NodeEmitter;
 use emit::FunctionEmitter;
+use facts::PlanFacts;
 use runtime::{CompiledFn, EncodeCtx, STATUS_OK};
 use vtable_calls::VtableCallEmitter;
 
@@ -45,13 +50,28 @@ pub(crate) struct CompiledEncoder {
     pub code_size: usize,
     /// Wall time spent compiling (lowering excluded).
     pub compile_time: Duration,
+    /// The module that owns the machine code (and its bookkeeping): never
+    /// touched after compiling, its code freed when the encoder is dropped.
+    /// Cached encoders live as long as the process, so theirs never is.
+    module: std::mem::ManuallyDrop<JITModule>,
 }
 
-// SAFETY: the entry is a pointer to immutable machine code in a module that
-// is never freed; calling it from any thread is as safe as calling it from one.
+// SAFETY: the entry is a pointer to immutable machine code; calling it from
+// any thread is as safe as calling it from one. The module is only touched
+// by `Drop`, which has exclusive access.
 unsafe impl Send for CompiledEncoder {}
-// SAFETY: as above; the struct holds no interior mutability.
+// SAFETY: as above; nothing is mutated through a shared reference.
 unsafe impl Sync for CompiledEncoder {}
+
+impl Drop for CompiledEncoder {
+    fn drop(&mut self) {
+        // SAFETY: dropped exactly once, here.
+        let module = unsafe { std::mem::ManuallyDrop::take(&mut self.module) };
+        // SAFETY: `entry` dies with `self`, and no call into the code can be
+        // running (it would borrow `self`): nothing uses the code any more.
+        unsafe { module.free_memory() };
+    }
+}
 
 impl CompiledEncoder {
     /// Appends the encoding of the value at `src` to `out`.
@@ -64,9 +84,10 @@ impl CompiledEncoder {
         plan: &Plan,
         src: PtrConst,
         out: &mut Vec<u8>,
+        max_depth: usize,
     ) -> Result<(), Error> {
-        let (data, meta) = runtime::ptr_words(src);
-        let mut ctx = EncodeCtx::new(out, plan);
+        let (data, meta) = facet_ptr::words(src);
+        let mut ctx = EncodeCtx::new(out, plan, max_depth);
         // SAFETY: the entry was compiled from `plan` for values of its root
         // shape, which the caller guarantees `src` is.
         let status = unsafe { (self.entry)(&mut ctx, data, meta) };
@@ -79,9 +100,101 @@ impl CompiledEncoder {
     }
 }
 
-/// Whether this build and host can run the JIT.
-pub(crate) fn host_supported() -> bool {
-    host_isa().is_some()
+/// `Ok` when the JIT can run in this process, else why not. Found out once:
+/// a host Cranelift supports, and a tiny function compiled, made executable
+/// and run exactly as encoders are (some hardened hosts refuse to make
+/// memory executable: `PR_SET_MDWE`, systemd's `MemoryDenyWriteExecute`,
+/// SELinux `deny_execmem`).
+pub(crate) fn availability() -> Result<(), &'static str> {
+    static AVAILABILITY: OnceLock<Result<(), String>> = OnceLock::new();
+    let probed =
+        AVAILABILITY.get_or_init(|| crate::stack::with_room(crate::stack::BUILD_ROOM, probe));
+    match probed {
+        Ok(()) => Ok(()),
+        Err(reason) => Err(reason.as_str()),
+    }
+}
+
+fn probe() -> Result<(), String> {
+    let isa = host_isa()
+        .ok_or("Cranelift does not support this host (a 64-bit little-endian host is needed)")?
+        .clone();
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<i32, String> {
+            let mut module = new_module(isa);
+            let mut signature = module.make_signature();
+            signature.returns.push(AbiParam::new(ir::types::I32));
+            let id = module
+                .declare_function("jitcard_probe", Linkage::Local, &signature)
+                .map_err(|e| describe(&e))?;
+            let frontend = module.isa().frontend_config();
+            let mut ctx = module.make_context();
+            ctx.func.signature = signature;
+            let mut builder_ctx = FunctionBuilderContext::new();
+            {
+                let mut b = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
+                let entry = b.create_block();
+                b.switch_to_block(entry);
+                let answer = b.ins().iconst(ir::types::I32, 42);
+                b.ins().return_(&[answer]);
+                b.seal_all_blocks();
+                b.finalize(frontend);
+            }
+            module
+                .define_function(id, &mut ctx)
+                .map_err(|e| describe(&e))?;
+            module.finalize_definitions().map_err(|e| describe(&e))?;
+            // SAFETY: the function was just compiled with this signature in the
+            // host's C convention and finalized (made executable).
+            let answer = unsafe {
+                let f = std::mem::transmute::<*const u8, extern "C" fn() -> i32>(
+                    module.get_finalized_function(id),
+                );
+                f()
+            };
+            // SAFETY: nothing refers to the probe's code any more.
+            unsafe { module.free_memory() };
+            Ok(answer)
+        }));
+    match outcome {
+        Ok(Ok(42)) => Ok(()),
+        Ok(Ok(other)) => Err(format!("the JIT probe returned {other} instead of 42")),
+        Ok(Err(reason)) => Err(format!("cannot run generated code here: {reason}")),
+        Err(panic) => Err(format!(
+            "the JIT probe panicked: {}",
+            crate::error::panic_message(&*panic)
+        )),
+    }
+}
+
+/// An error and its chain of sources, e.g. `unable to make memory
+/// readable+executable: Permission denied (os error 13)`.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A JIT module for `isa` that resolves every symbol generated code may
+/// need from this table, never from the dynamic linker (statically linked
+/// programs have none: cranelift-jit would panic looking up `memcpy`).
+fn new_module(isa: OwnedTargetIsa) -> JITModule {
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    builder.symbols([
+        ("memcpy", libc::memcpy as *const u8),
+        ("memmove", libc::memmove as *const u8),
+        ("memset", libc::memset as *const u8),
+        ("memcmp", libc::memcmp as *const u8),
+    ]);
+    JITModule::new(builder)
 }
 
 fn host_isa() -> Option<&'static OwnedTargetIsa> {
@@ -117,15 +230,34 @@ fn internal(message: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Compiles `plan` with vtable calls in `mode`.
+/// Compiles `plan` with vtable calls in `mode`. Never panics: a panic
+/// inside Cranelift becomes [`Error::Internal`].
 pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
+    let compiled = crate::stack::with_room(crate::stack::BUILD_ROOM, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            compile_unguarded(plan, mode)
+        }))
+    });
+    compiled.unwrap_or_else(|panic| {
+        Err(internal(format!(
+            "code generation panicked: {}",
+            crate::error::panic_message(&*panic)
+        )))
+    })
+}
+
+fn compile_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
     let started = Instant::now();
+    availability().map_err(|reason| Error::EngineUnavailable {
+        engine: crate::Engine::Jit { vtable_calls: mode }.name(),
+        reason: reason.to_string(),
+    })?;
     let isa = host_isa()
         .ok_or_else(|| internal("the JIT does not support this host"))?
         .clone();
     let call_conv = isa.default_call_conv();
     let frontend = isa.frontend_config();
-    let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+    let mut module = new_module(isa);
     let facts = PlanFacts::of(plan);
 
     let mut signature = Signature::new(call_conv);
@@ -202,7 +334,9 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
         code_size += size;
         sizes.push((id, index, size));
     }
-    module.finalize_definitions().map_err(internal)?;
+    module
+        .finalize_definitions()
+        .map_err(|e| internal(describe(&e)))?;
 
     let root_id = ids[plan.root().index()].ok_or_else(|| internal("root function missing"))?;
     let entry_address = module.get_finalized_function(root_id);
@@ -219,9 +353,6 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
             .collect();
         append_perf_map(&symbols);
     }
-    // The module owns the machine code; compiled encoders live as long as the
-    // process (they are cached), so the module is never freed.
-    std::mem::forget(module);
     // SAFETY: the root function was compiled with the `CompiledFn` signature
     // in the host's C calling convention.
     let entry = unsafe { std::mem::transmute::<*const u8, CompiledFn>(entry_address) };
@@ -229,6 +360,7 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
         entry,
         code_size,
         compile_time: started.elapsed(),
+        module: std::mem::ManuallyDrop::new(module),
     })
 }
 

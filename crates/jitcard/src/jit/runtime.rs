@@ -8,16 +8,28 @@
 //! that takes the context, and other compiled functions) it stores `cur` into
 //! the context; afterwards it reloads both. Helpers return a status: 0 means
 //! success, anything else means an [`Error`] was stored in the context and
-//! the generated code must return the status at once. Helpers never unwind.
+//! the generated code must return the status at once. Helpers never unwind:
+//! the ones that call Rust-ABI facet functions catch panics (through the
+//! shared walker of [`crate::collections`]).
+//!
+//! Stack and depth (see [`crate::stack`]): at entry, every compiled function
+//! compares the stack pointer with `stack_limit` and, below it, calls
+//! [`grow_stack`], which runs the function again on a new stack segment and
+//! returns its status. Functions of recursive nodes also take one from
+//! `depth_left` at entry (failing through [`too_deep`] at zero) and give it
+//! back on success.
 
 use core::ptr;
 use std::mem::offset_of;
 
 use facet_core::PtrConst;
 
+use super::facet_ptr;
 use crate::Error;
+use crate::collections;
 use crate::fallback;
-use crate::plan::{Iteration, Node, NodeId, Op, Plan};
+use crate::plan::{Node, NodeId, Op, Plan};
+use crate::stack;
 use crate::wire;
 
 /// Status returned by helpers and compiled functions: success.
@@ -41,6 +53,12 @@ pub(crate) struct EncodeCtx {
     /// The vector being appended to. Its length stays at the value it had
     /// when encoding started (or last synced) until [`EncodeCtx::finish`].
     out: *mut Vec<u8>,
+    /// Below this stack address, functions continue on a new segment.
+    stack_limit: usize,
+    /// How many more recursive nodes may be entered.
+    depth_left: usize,
+    /// The depth limit, for the error.
+    max_depth: usize,
     /// The plan the running code was compiled from (for fallbacks and errors).
     plan: *const Plan,
     /// The error behind a [`STATUS_ERROR`].
@@ -51,14 +69,21 @@ pub(crate) struct EncodeCtx {
 pub(crate) const CTX_CUR: i32 = offset_of!(EncodeCtx, cur) as i32;
 /// Offset of the capacity end in [`EncodeCtx`].
 pub(crate) const CTX_END: i32 = offset_of!(EncodeCtx, end) as i32;
+/// Offset of the stack limit in [`EncodeCtx`].
+pub(crate) const CTX_STACK_LIMIT: i32 = offset_of!(EncodeCtx, stack_limit) as i32;
+/// Offset of the remaining depth in [`EncodeCtx`].
+pub(crate) const CTX_DEPTH_LEFT: i32 = offset_of!(EncodeCtx, depth_left) as i32;
 
 impl EncodeCtx {
-    /// A context appending to `out`.
-    pub(crate) fn new(out: &mut Vec<u8>, plan: &Plan) -> EncodeCtx {
+    /// A context appending to `out`, for a run on the current stack.
+    pub(crate) fn new(out: &mut Vec<u8>, plan: &Plan, max_depth: usize) -> EncodeCtx {
         let mut ctx = EncodeCtx {
             cur: ptr::null_mut(),
             end: ptr::null_mut(),
             out,
+            stack_limit: stack::current_limit(),
+            depth_left: max_depth,
+            max_depth,
             plan,
             error: None,
         };
@@ -92,6 +117,10 @@ impl EncodeCtx {
     /// Ends a successful run: the vector now holds every written byte.
     pub(crate) fn finish(mut self) {
         self.sync_len();
+        debug_assert!(self.error.is_none(), "a successful run stored no error");
+        // Nothing left to drop (the error slot is empty, the rest are raw
+        // pointers and integers): skip the drop glue on the hot path.
+        core::mem::forget(self);
     }
 
     /// The error behind a non-zero status.
@@ -140,19 +169,25 @@ impl EncodeCtx {
         STATUS_OK
     }
 
-    fn write_varint(&mut self, value: u64) -> u32 {
+    fn write_varint(&mut self, value: u64) -> Result<(), Error> {
         let mut bytes = [0u8; wire::MAX_VARINT_U64_LEN];
         let len = wire::encode_varint_u64(value, &mut bytes);
-        self.write(&bytes[..len])
+        match self.write(&bytes[..len]) {
+            STATUS_OK => Ok(()),
+            _ => Err(self.take_error()),
+        }
+    }
+
+    /// The status of a helper's result, storing its error.
+    fn status(&mut self, result: Result<(), Error>) -> u32 {
+        match result {
+            Ok(()) => STATUS_OK,
+            Err(error) => self.fail(error),
+        }
     }
 
     fn node(&self, node: u32) -> &Node {
         self.plan().node(NodeId::from_index(node as usize))
-    }
-
-    fn length_mismatch(&mut self, node: u32, reported: usize, yielded: usize) -> u32 {
-        let error = self.node(node).length_mismatch(reported, yielded);
-        self.fail(error)
     }
 }
 
@@ -174,7 +209,7 @@ pub(crate) unsafe extern "C" fn fallback(
     ctx.sync_len();
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
     let node = unsafe { &*(ctx.node(node) as *const Node) };
-    let src = value_ptr(data, meta, node);
+    let src = facet_ptr::from_words(data, meta);
     // SAFETY: `out` is the exclusive borrow of this run; the value at `src`
     // has the node's shape (generated code passes the node's own value).
     let result = unsafe { fallback::encode(node, src, &mut *ctx.out) };
@@ -264,64 +299,40 @@ pub(crate) unsafe extern "C" fn encode_iterated(
     first: CompiledFn,
     second: Option<CompiledFn>,
 ) -> u32 {
-    // SAFETY: forwarded from generated code's call.
-    guarded(ctx, || unsafe {
-        iterated_body(ctx, node, data, first, second)
-    })
-}
-
-/// # Safety
-/// As [`encode_iterated`].
-unsafe fn iterated_body(
-    ctx: *mut EncodeCtx,
-    node: u32,
-    data: *const u8,
-    first: CompiledFn,
-    second: Option<CompiledFn>,
-) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx_ref = unsafe { &mut *ctx };
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
     let node_ref = unsafe { &*(ctx_ref.node(node) as *const Node) };
     let src = PtrConst::new(data);
-    match (&node_ref.op, second) {
-        (Op::Set(op), None) => {
-            // SAFETY: `data` is a live value of the set's shape.
-            let len = unsafe { (op.len)(src) };
-            if ctx_ref.write_varint(len as u64) != STATUS_OK {
-                return STATUS_ERROR;
-            }
-            // SAFETY: as above; items are live elements of the set.
-            unsafe {
-                iterate(ctx, node, len, &op.iter, src, |item| {
-                    let (d, m) = ptr_words(item);
-                    first(ctx, d, m)
+    // SAFETY (both arms): `data` is a live value of the node's shape, whose
+    // vtable the op's functions come from; items are live entries of it and
+    // the compiled functions were compiled for their nodes.
+    let result = unsafe {
+        match (&node_ref.op, second) {
+            (Op::Set(op), None) => {
+                let len = (op.len)(src);
+                ctx_ref.write_varint(len as u64).and_then(|()| {
+                    collections::for_each_iterated(node_ref, len, &op.iter, src, |item| {
+                        call(ctx, first, item)
+                    })
                 })
             }
-        }
-        (Op::Map(op), Some(value_fn)) => {
-            // SAFETY: `data` is a live value of the map's shape.
-            let len = unsafe { (op.len)(src) };
-            if ctx_ref.write_varint(len as u64) != STATUS_OK {
-                return STATUS_ERROR;
-            }
-            // SAFETY: as above; items are live entries of the map.
-            unsafe {
-                iterate(ctx, node, len, &op.iter, src, |(key, value)| {
-                    let (kd, km) = ptr_words(key);
-                    let status = first(ctx, kd, km);
-                    if status != STATUS_OK {
-                        return status;
-                    }
-                    let (vd, vm) = ptr_words(value);
-                    value_fn(ctx, vd, vm)
+            (Op::Map(op), Some(value_fn)) => {
+                let len = (op.len)(src);
+                ctx_ref.write_varint(len as u64).and_then(|()| {
+                    collections::for_each_iterated(node_ref, len, &op.iter, src, |(key, value)| {
+                        call(ctx, first, key)?;
+                        call(ctx, value_fn, value)
+                    })
                 })
             }
+            _ => Err(Error::Internal {
+                message: format!("encode_iterated called on node `{}`", node_ref.path),
+            }),
         }
-        _ => ctx_ref.fail(Error::Internal {
-            message: format!("encode_iterated called on node `{}`", node_ref.path),
-        }),
-    }
+    };
+    // SAFETY: generated code passes the live context of this run.
+    unsafe { &mut *ctx }.status(result)
 }
 
 /// Encodes a list without `as_ptr` through its (Rust-ABI) `get`, calling
@@ -332,119 +343,70 @@ pub(crate) unsafe extern "C" fn encode_indexed_list(
     data: *const u8,
     element: CompiledFn,
 ) -> u32 {
-    // SAFETY: forwarded from generated code's call.
-    guarded(ctx, || unsafe {
-        indexed_list_body(ctx, node, data, element)
-    })
-}
-
-/// # Safety
-/// As [`encode_indexed_list`].
-unsafe fn indexed_list_body(
-    ctx: *mut EncodeCtx,
-    node: u32,
-    data: *const u8,
-    element: CompiledFn,
-) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx_ref = unsafe { &mut *ctx };
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
     let node_ref = unsafe { &*(ctx_ref.node(node) as *const Node) };
-    let Op::List(op) = &node_ref.op else {
-        return ctx_ref.fail(Error::Internal {
-            message: format!("encode_indexed_list called on node `{}`", node_ref.path),
-        });
-    };
     let src = PtrConst::new(data);
-    // SAFETY: `data` is a live value of the list's shape.
-    let len = unsafe { (op.vtable.len)(src) };
-    if ctx_ref.write_varint(len as u64) != STATUS_OK {
-        return STATUS_ERROR;
-    }
-    for index in 0..len {
-        // SAFETY: `index < len` of a live list of this vtable.
-        let Some(item) = (unsafe { (op.vtable.get)(src, index, op.list_shape) }) else {
-            return ctx_ref.length_mismatch(node, len, index);
-        };
-        let (d, m) = ptr_words(item);
-        // SAFETY: `element` was compiled for the list's element node.
-        let status = unsafe { element(ctx, d, m) };
-        if status != STATUS_OK {
-            return status;
-        }
-    }
-    STATUS_OK
-}
-
-/// Runs a helper body that calls Rust-ABI facet functions (iterators,
-/// `ListVTable::get`), turning a panic into an error instead of letting it
-/// unwind into generated frames.
-fn guarded(ctx: *mut EncodeCtx, body: impl FnOnce() -> u32) -> u32 {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-        Ok(status) => status,
-        // SAFETY: generated code passes the live context of this run; the
-        // body's borrows of it ended with the unwind.
-        Err(_) => unsafe { &mut *ctx }.fail(Error::Internal {
-            message: "a facet iterator or list accessor panicked".to_string(),
+    let result = match &node_ref.op {
+        // SAFETY: `data` is a live list of this op's vtable; `element` was
+        // compiled for the list's element node.
+        Op::List(op) => unsafe {
+            let len = (op.vtable.len)(src);
+            ctx_ref.write_varint(len as u64).and_then(|()| {
+                collections::for_each_indexed(node_ref, op, len, src, |item| {
+                    call(ctx, element, item)
+                })
+            })
+        },
+        _ => Err(Error::Internal {
+            message: format!("encode_indexed_list called on node `{}`", node_ref.path),
         }),
-    }
+    };
+    // SAFETY: generated code passes the live context of this run.
+    unsafe { &mut *ctx }.status(result)
 }
 
-/// Runs `each` on every item, checking the count against `len`, and frees
-/// the iterator however the loop ends.
+/// Calls a compiled item function on `item`; its failure comes back as the
+/// error it stored.
 ///
 /// # Safety
-/// `src` is a live collection of the vtable `iteration` comes from.
-unsafe fn iterate<T: facet_core::IterItem>(
+/// `ctx` is the live context of this run and `f` was compiled for `item`'s node.
+unsafe fn call(ctx: *mut EncodeCtx, f: CompiledFn, item: PtrConst) -> Result<(), Error> {
+    let (data, meta) = facet_ptr::words(item);
+    // SAFETY: forwarded from the caller's contract.
+    match unsafe { f(ctx, data, meta) } {
+        STATUS_OK => Ok(()),
+        // SAFETY: as above; the call has returned, nothing else borrows `ctx`.
+        _ => Err(unsafe { &mut *ctx }.take_error()),
+    }
+}
+
+/// Continues a compiled function on a new stack segment: called by its
+/// entry when the stack pointer is below the limit; runs `function` (the
+/// caller itself) with the same arguments there and returns its status.
+pub(crate) unsafe extern "C" fn grow_stack(
     ctx: *mut EncodeCtx,
-    node: u32,
-    len: usize,
-    iteration: &Iteration<T>,
-    src: PtrConst,
-    mut each: impl FnMut(T::Item) -> u32,
+    function: CompiledFn,
+    data: *const u8,
+    meta: usize,
 ) -> u32 {
-    // SAFETY: forwarded from the caller.
-    let iter = unsafe { (iteration.init)(src) };
-    let mut yielded = 0;
-    let mut status = STATUS_OK;
-    // SAFETY: `iter` is live until `dealloc` below.
-    while let Some(item) = unsafe { (iteration.next)(iter) } {
-        if yielded == len {
-            // SAFETY: generated code passes the live context of this run.
-            status = unsafe { &mut *ctx }.length_mismatch(node, len, yielded + 1);
-            break;
-        }
-        status = each(item);
-        if status != STATUS_OK {
-            break;
-        }
-        yielded += 1;
-    }
-    // SAFETY: `iter` came from `init` and is freed once.
-    unsafe { (iteration.dealloc)(iter) };
-    if status == STATUS_OK && yielded != len {
-        // SAFETY: generated code passes the live context of this run.
-        return unsafe { &mut *ctx }.length_mismatch(node, len, yielded);
-    }
-    status
+    stack::on_new_segment(|limit| {
+        // SAFETY: generated code passes the live context of this run; no
+        // other reference to it is used while this one lives.
+        let outer = core::mem::replace(unsafe { &mut (*ctx).stack_limit }, limit);
+        // SAFETY: the caller's own function and arguments, forwarded.
+        let status = unsafe { function(ctx, data, meta) };
+        // SAFETY: as above; the call has returned.
+        unsafe { (*ctx).stack_limit = outer };
+        status
+    })
 }
 
-/// The two machine words of a facet pointer, unchanged: the data word
-/// (with facet's tag bit 63 set for wide pointers) and the metadata (0 for
-/// thin pointers, the length for `str`/`[T]`). Generated code clears the
-/// tag where it dereferences.
-pub(crate) fn ptr_words(p: PtrConst) -> (*const u8, usize) {
-    // SAFETY: `PtrConst` is `repr(transparent)` over `PtrMut`, which is
-    // `repr(C) { TaggedPtr, *const () }`: two pointer-sized words.
-    let words: [usize; 2] = unsafe { core::mem::transmute::<PtrConst, [usize; 2]>(p) };
-    (words[0] as *const u8, words[1])
-}
-
-/// The facet pointer of a value handed to generated code as two words.
-fn value_ptr(data: *const u8, meta: usize, node: &Node) -> PtrConst {
-    if node.shape.layout.sized_layout().is_ok() {
-        PtrConst::new(data)
-    } else {
-        PtrConst::new_wide(data, meta as *const ())
-    }
+/// Reports a value nested deeper than the depth limit at node `node`.
+pub(crate) unsafe extern "C" fn too_deep(ctx: *mut EncodeCtx, node: u32) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let error = ctx.node(node).too_deep(ctx.max_depth);
+    ctx.fail(error)
 }

@@ -6,8 +6,10 @@
 //! target, so this is the correct baseline; the price is one extra call per
 //! vtable operation. Each trampoline takes the vtable function itself as its
 //! first argument, so one trampoline serves every shape of its kind.
-//! Results that are `PtrConst` come back as two words through `out`: the data
-//! address with the tag bit cleared, and the metadata word.
+//! Results that are `PtrConst` come back as their two words through `out`,
+//! unchanged (see [`super::facet_ptr`]): the data word, tag bit included,
+//! and the metadata word; generated code clears the tag where it
+//! dereferences.
 
 use facet_core::{
     BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, PtrConst, ResultGetErrFn, ResultGetOkFn,
@@ -16,7 +18,7 @@ use facet_core::{
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::runtime::ptr_words;
+use super::facet_ptr::words as ptr_words;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static CALLS: AtomicUsize = AtomicUsize::new(0);

@@ -13,10 +13,10 @@
 //! - `DirectViaWin64Adapters`: as `Direct`, but to Rust `extern "win64"`
 //!   adapters, to exercise the Windows lowering on any x86-64 host.
 //!
-//! Values passed around: the data word of a `PtrConst` keeps facet's tag
-//! bit (bit 63, set for unsized pointees) and is handed on unchanged with
-//! its metadata word; addresses that generated code dereferences (element
-//! bases from `as_ptr`) have it cleared here.
+//! Values passed around: a `PtrConst` as its two words (see
+//! [`super::facet_ptr`]); the data word keeps facet's tag and is handed on
+//! unchanged with its metadata word; addresses that generated code
+//! dereferences (element bases from `as_ptr`) have it cleared here.
 
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_codegen::isa::CallConv;
@@ -30,11 +30,9 @@ use jitcard_abi::{
 };
 
 use super::emit::FunctionEmitter;
+use super::facet_ptr::{THIN_META, UNTAG_MASK};
 use super::trampolines;
 use crate::VtableCalls;
-
-/// Mask that clears facet's wide-pointer tag (bit 63) from a data word.
-const UNTAG: i64 = !(1i64 << 63);
 
 /// What a vtable function returns.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -172,7 +170,7 @@ impl VtableCallEmitter {
             Returns::PtrConst => &direct.to_ptr_const,
         };
         let (data, meta) = match arg {
-            PtrArg::Thin(data) => (data, e.iconst_ptr(0)), // a thin PtrConst is [data, 0]
+            PtrArg::Thin(data) => (data, e.iconst_ptr(THIN_META)),
             PtrArg::Wide(data, meta) => (data, meta),
         };
         let mut args = vec![ArgValue::Fields(vec![data, meta])];
@@ -193,7 +191,7 @@ impl VtableCallEmitter {
     }
 
     fn untag(e: &mut FunctionEmitter, data: Value) -> Value {
-        e.b.ins().band_imm_u(data, UNTAG)
+        e.b.ins().band_imm_u(data, UNTAG_MASK)
     }
 
     /// `get_value` of the option at `option`: the address of its value, or
