@@ -1,6 +1,8 @@
 //! The engines an [`Encoder`](crate::Encoder) can run on, and how the JIT
 //! engine reaches facet's vtable functions.
 
+use crate::Error;
+
 /// Which engine runs an encoder's plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -29,14 +31,27 @@ pub enum VtableCalls {
     /// the lowering does not cover fall back to the trampoline.
     #[default]
     Direct,
-    /// Testing aid (x86-64 only): direct calls, but every vtable function is
-    /// reached through a Rust `extern "win64"` adapter, so the generated call
-    /// sites use the Windows x64 convention (`PtrConst` by reference, hidden
-    /// return slot first) on any x86-64 host.
+    /// A testing mode, not for production: see
+    /// [`diagnostics::WIN64_ADAPTERS`](crate::diagnostics::WIN64_ADAPTERS).
+    #[doc(hidden)]
     DirectViaWin64Adapters,
 }
 
 impl VtableCalls {
+    /// How many modes there are (one compiled encoder each per type).
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
+    pub(crate) const COUNT: usize = 3;
+
+    /// This mode's position among the [`COUNT`](Self::COUNT) modes.
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
+    pub(crate) fn index(self) -> usize {
+        match self {
+            VtableCalls::Trampoline => 0,
+            VtableCalls::Direct => 1,
+            VtableCalls::DirectViaWin64Adapters => 2,
+        }
+    }
+
     /// A short stable name for tables and command lines.
     pub fn name(self) -> &'static str {
         match self {
@@ -49,8 +64,9 @@ impl VtableCalls {
 
 impl Engine {
     /// The engine [`to_vec`](crate::to_vec) and [`to_extend`](crate::to_extend)
-    /// use: the JIT with direct vtable calls where this build and host
-    /// support it, else the interpreter.
+    /// use: the JIT with direct vtable calls where it can run here, else the
+    /// interpreter.
+    #[inline]
     pub fn host_default() -> Engine {
         if Engine::jit_available() {
             Engine::Jit {
@@ -61,26 +77,53 @@ impl Engine {
         }
     }
 
-    /// Whether [`Engine::Jit`] can run here (feature `jit`, supported host).
+    /// Whether [`Engine::Jit`] can run here: the `jit` feature, a host
+    /// Cranelift supports, and an OS that lets the process run code it
+    /// generated (some hardened hosts forbid making memory executable:
+    /// systemd's `MemoryDenyWriteExecute=yes`, SELinux `deny_execmem`,
+    /// `PR_SET_MDWE`). Found out once per process, by compiling and running
+    /// a tiny function; [`jit_unavailable_reason`](Self::jit_unavailable_reason)
+    /// says why not.
+    #[inline]
     pub fn jit_available() -> bool {
+        Engine::jit_unavailable_reason().is_none()
+    }
+
+    /// Why [`Engine::Jit`] cannot run here (`None` when it can).
+    pub fn jit_unavailable_reason() -> Option<&'static str> {
         #[cfg(feature = "jit")]
         {
-            crate::jit::host_supported()
+            crate::jit::availability().err()
         }
         #[cfg(not(feature = "jit"))]
         {
-            false
+            Some("jitcard was built without its `jit` cargo feature")
         }
     }
 
     /// Whether this engine can run here.
     pub fn is_available(self) -> bool {
-        match self {
-            Engine::Interpreter => true,
+        self.check_available().is_ok()
+    }
+
+    /// `Ok` if this engine can run here, else [`Error::EngineUnavailable`]
+    /// with the reason.
+    pub(crate) fn check_available(self) -> Result<(), Error> {
+        let reason = match self {
+            Engine::Interpreter => None,
             Engine::Jit {
                 vtable_calls: VtableCalls::DirectViaWin64Adapters,
-            } => Engine::jit_available() && cfg!(target_arch = "x86_64"),
-            Engine::Jit { .. } => Engine::jit_available(),
+            } if !cfg!(target_arch = "x86_64") => {
+                Some("the Win64-adapter testing mode needs an x86-64 host")
+            }
+            Engine::Jit { .. } => Engine::jit_unavailable_reason(),
+        };
+        match reason {
+            None => Ok(()),
+            Some(reason) => Err(Error::EngineUnavailable {
+                engine: self.name(),
+                reason: reason.to_string(),
+            }),
         }
     }
 

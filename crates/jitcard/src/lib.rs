@@ -30,6 +30,8 @@
 //! postcard cannot encode at all make [`Encoder::new`] fail with the field path.
 
 mod cache;
+mod collections;
+pub mod diagnostics;
 mod engine;
 mod error;
 mod fallback;
@@ -37,11 +39,11 @@ mod interp;
 #[cfg(feature = "jit")]
 mod jit;
 pub mod plan;
+mod stack;
 pub mod wire;
 
 use core::fmt;
 use core::marker::PhantomData;
-use std::sync::Arc;
 
 use facet::Facet;
 use facet_core::PtrConst;
@@ -49,6 +51,7 @@ use facet_core::PtrConst;
 pub use engine::{Engine, VtableCalls};
 pub use error::Error;
 use plan::{FallbackReason, Plan};
+pub use stack::DEFAULT_MAX_DEPTH;
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]
@@ -84,123 +87,53 @@ pub struct CompileReport {
     pub compile_time: std::time::Duration,
 }
 
-/// Lowers and compiles `T` afresh, bypassing both caches, and reports the
-/// cost: for measuring cold compile time in benchmarks. Each call keeps its
-/// machine code for the life of the process (as the cache does), so do not
-/// call it per encode.
-pub fn measure_jit_compile<T: Facet<'static> + ?Sized>(
-    vtable_calls: VtableCalls,
-) -> Result<CompileReport, Error> {
-    let engine = Engine::Jit { vtable_calls };
-    if !engine.is_available() {
-        return Err(Error::EngineUnavailable {
-            engine: engine.name(),
-        });
-    }
-    #[cfg(feature = "jit")]
-    {
-        let started = std::time::Instant::now();
-        let plan = plan::lower(T::SHAPE)?;
-        let compiled = jit::compile(&plan, vtable_calls)?;
-        Ok(CompileReport {
-            code_size: compiled.code_size,
-            compile_time: started.elapsed(),
-        })
-    }
-    #[cfg(not(feature = "jit"))]
-    unreachable!("no JIT engine is available without the `jit` feature")
-}
-
-/// Starts (`true`, resetting the count) or stops counting how often
-/// generated code enters a vtable trampoline. A diagnostic: tests use it to
-/// show that [`VtableCalls::Direct`] encoders never take the trampoline path.
-pub fn set_trampoline_counting(on: bool) {
-    #[cfg(feature = "jit")]
-    jit::trampolines::set_counting(on);
-    #[cfg(not(feature = "jit"))]
-    let _ = on;
-}
-
-/// Trampoline entries since counting was last started (see
-/// [`set_trampoline_counting`]).
-pub fn trampoline_calls() -> usize {
-    #[cfg(feature = "jit")]
-    {
-        jit::trampolines::calls()
-    }
-    #[cfg(not(feature = "jit"))]
-    {
-        0
-    }
-}
-
-/// How many plans this process has compiled to machine code (each root type
-/// and [`VtableCalls`] mode compiles once, then comes from the cache).
-pub fn jit_compilations() -> usize {
-    #[cfg(feature = "jit")]
-    {
-        cache::compiled::compilations()
-    }
-    #[cfg(not(feature = "jit"))]
-    {
-        0
-    }
-}
-
-enum Runner {
+/// What runs a plan: a copyable handle to process-lifetime data, so
+/// encoders and one-shot calls never touch a reference count.
+#[derive(Clone, Copy)]
+pub(crate) enum Runner {
     Interpreter,
     #[cfg(feature = "jit")]
-    Jit(Arc<jit::CompiledEncoder>),
+    Jit(&'static jit::CompiledEncoder),
 }
 
 /// A postcard encoder for values of type `T`, built once and reused.
 ///
-/// Building one lowers the plan of `T` (or fetches it from the process-wide
-/// cache) and, for [`Engine::Jit`], compiles it (also cached: once per type
-/// and mode per process); encoding only runs it. Encoders are cheap to clone
-/// and can be shared between threads.
+/// Building one lowers the plan of `T` and, for [`Engine::Jit`], compiles
+/// it; both are cached for the life of the process (once per type and mode,
+/// lifetimes ignored: `Msg<'a>` and `Msg<'b>` share them), so building
+/// another encoder of the same type is a lock-free lookup. Encoders are
+/// `Copy`-cheap to clone and can be shared between threads.
 pub struct Encoder<T: ?Sized> {
-    plan: Arc<Plan>,
+    plan: &'static Plan,
     engine: Engine,
-    runner: Arc<Runner>,
+    runner: Runner,
+    max_depth: usize,
     _encodes: PhantomData<fn(&T)>,
 }
 
-impl<T: Facet<'static> + ?Sized> Encoder<T> {
+impl<'a, T: Facet<'a> + ?Sized> Encoder<T> {
     /// Builds the encoder of `T` for `engine`.
     ///
     /// Fails with [`Error::Unsupported`], naming the field path, when `T`
     /// contains something postcard has no encoding for, and with
-    /// [`Error::EngineUnavailable`] when `engine` cannot run here.
+    /// [`Error::EngineUnavailable`] (saying why) when `engine` cannot run
+    /// here, e.g. the JIT on a host that forbids executable memory.
     pub fn new(engine: Engine) -> Result<Self, Error> {
-        let plan = cache::plan_for(T::SHAPE)?;
+        let entry = cache::entry(T::SHAPE);
+        let plan = entry.plan()?;
+        engine.check_available()?;
         let runner = match engine {
             Engine::Interpreter => Runner::Interpreter,
-            Engine::Jit { vtable_calls } => {
-                if !engine.is_available() {
-                    return Err(Error::EngineUnavailable {
-                        engine: engine.name(),
-                    });
-                }
-                #[cfg(feature = "jit")]
-                {
-                    Runner::Jit(cache::compiled::encoder_for(
-                        T::SHAPE.id.get(),
-                        &plan,
-                        vtable_calls,
-                    )?)
-                }
-                #[cfg(not(feature = "jit"))]
-                {
-                    let _ = vtable_calls;
-                    unreachable!("no JIT engine is available without the `jit` feature")
-                }
-            }
+            #[cfg(feature = "jit")]
+            Engine::Jit { vtable_calls } => Runner::Jit(entry.encoder(vtable_calls)?),
+            #[cfg(not(feature = "jit"))]
+            Engine::Jit { .. } => unreachable!("check_available refuses the JIT without `jit`"),
         };
         Ok(Encoder {
             plan,
             engine,
-            runner: Arc::new(runner),
+            runner,
+            max_depth: DEFAULT_MAX_DEPTH,
             _encodes: PhantomData,
         })
     }
@@ -220,24 +153,32 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
         Ok(encoder)
     }
 
+    /// The same encoder, failing with [`Error::TooDeep`] on values in which
+    /// recursive types nest more than `max_depth` times (default
+    /// [`DEFAULT_MAX_DEPTH`]). Any depth within the limit encodes on any
+    /// thread: the stack grows on demand.
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
     /// Appends the postcard encoding of `value` to `out`.
     ///
-    /// On error `out` is left as it was: no partial encoding is kept.
+    /// On error `out` is left as it was (no partial encoding is kept), and
+    /// the error names the path of the failing value itself, e.g.
+    /// `Mid.set[3]{value}`.
     pub fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
-        let start = out.len();
-        let src = PtrConst::new(value as *const T);
-        let result = match &*self.runner {
-            // SAFETY: `src` points at `value`, a live `T`, and the plan was
-            // lowered from `T::SHAPE`.
-            Runner::Interpreter => unsafe { interp::encode(&self.plan, src, out) },
-            // SAFETY: as above; the code was compiled from this plan.
-            #[cfg(feature = "jit")]
-            Runner::Jit(compiled) => unsafe { compiled.encode(&self.plan, src, out) },
-        };
-        if result.is_err() {
-            out.truncate(start);
+        // SAFETY: the pointer is to `value`, a live `T`, and the plan and
+        // runner were built from `T::SHAPE`.
+        unsafe {
+            encode_with(
+                self.plan,
+                self.runner,
+                PtrConst::new(value as *const T),
+                out,
+                self.max_depth,
+            )
         }
-        result
     }
 
     /// Returns the postcard encoding of `value` in a new vector.
@@ -249,12 +190,17 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
 
     /// The plan this encoder runs (printable with `{}`).
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        self.plan
     }
 
     /// The engine this encoder runs on.
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// The depth limit (see [`with_max_depth`](Self::with_max_depth)).
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
     }
 
     /// What encodes each part (plan node) of `T`: the engine, or
@@ -278,7 +224,7 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
     /// the first and only compilation of this type and mode; lowering not
     /// included).
     pub fn compile_report(&self) -> Option<CompileReport> {
-        match &*self.runner {
+        match self.runner {
             Runner::Interpreter => None,
             #[cfg(feature = "jit")]
             Runner::Jit(compiled) => Some(CompileReport {
@@ -291,35 +237,107 @@ impl<T: Facet<'static> + ?Sized> Encoder<T> {
 
 impl<T: ?Sized> Clone for Encoder<T> {
     fn clone(&self) -> Self {
-        Encoder {
-            plan: Arc::clone(&self.plan),
-            engine: self.engine,
-            runner: Arc::clone(&self.runner),
-            _encodes: PhantomData,
-        }
+        *self
     }
 }
+
+impl<T: ?Sized> Copy for Encoder<T> {}
 
 impl<T: ?Sized> fmt::Debug for Encoder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Encoder")
             .field("engine", &self.engine)
             .field("root", &self.plan.node(self.plan.root()).shape.to_string())
+            .field("max_depth", &self.max_depth)
             .finish()
     }
 }
 
 /// Encodes `value` to postcard bytes with the host's default engine.
-pub fn to_vec<T: Facet<'static> + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+///
+/// The first call for a type builds its encoder; later calls (from any
+/// thread) find it without taking a lock.
+pub fn to_vec<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     to_extend(value, Vec::new())
 }
 
 /// Appends the postcard encoding of `value` to `out` and returns it, with the
 /// host's default engine. On error the bytes already in `out` are dropped with it.
-pub fn to_extend<T: Facet<'static> + ?Sized>(
-    value: &T,
-    mut out: Vec<u8>,
-) -> Result<Vec<u8>, Error> {
-    Encoder::<T>::new(Engine::host_default())?.encode(value, &mut out)?;
+pub fn to_extend<'a, T: Facet<'a> + ?Sized>(value: &T, mut out: Vec<u8>) -> Result<Vec<u8>, Error> {
+    let (plan, runner) = cache::default_runner(T::SHAPE)?;
+    // SAFETY: the pointer is to `value`, a live `T`, and the plan and runner
+    // were built from `T::SHAPE`.
+    unsafe {
+        encode_with(
+            plan,
+            runner,
+            PtrConst::new(value as *const T),
+            &mut out,
+            DEFAULT_MAX_DEPTH,
+        )?;
+    }
     Ok(out)
+}
+
+/// Appends the encoding of the value at `src` with `runner`; on failure
+/// leaves `out` as it was and reports the error at the failing value's path.
+///
+/// # Safety
+/// `src` points at a live value of the plan root's shape; `runner` was
+/// built from `plan`.
+#[inline]
+unsafe fn encode_with(
+    plan: &'static Plan,
+    runner: Runner,
+    src: PtrConst,
+    out: &mut Vec<u8>,
+    max_depth: usize,
+) -> Result<(), Error> {
+    let start = out.len();
+    // SAFETY: forwarded from the caller's contract.
+    let result = unsafe {
+        match runner {
+            Runner::Interpreter => interp::encode(plan, src, out, max_depth),
+            #[cfg(feature = "jit")]
+            Runner::Jit(compiled) => compiled.encode(plan, src, out, max_depth),
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            out.truncate(start);
+            // SAFETY: forwarded from the caller's contract.
+            Err(unsafe { locate(plan, src, max_depth, error) })
+        }
+    }
+}
+
+/// Engines report a failure at its node's first path (the first place its
+/// type appears). For failures that depend on the value, re-walk the value
+/// with the path-tracking interpreter to name the failing value itself;
+/// keep the original if the re-walk disagrees (e.g. a collection that
+/// behaves differently the second time).
+///
+/// # Safety
+/// As [`encode_with`].
+#[cold]
+#[inline(never)]
+unsafe fn locate(plan: &Plan, src: PtrConst, max_depth: usize, error: Error) -> Error {
+    let value_dependent = matches!(
+        error,
+        Error::InvalidDiscriminant { .. }
+            | Error::LengthMismatch { .. }
+            | Error::Panicked { .. }
+            | Error::Fallback { .. }
+    );
+    if !value_dependent {
+        return error;
+    }
+    // SAFETY: forwarded from the caller's contract.
+    match unsafe { interp::locate(plan, src, max_depth) } {
+        Some(located) if core::mem::discriminant(&located) == core::mem::discriminant(&error) => {
+            located
+        }
+        _ => error,
+    }
 }
