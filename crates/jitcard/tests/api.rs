@@ -80,7 +80,7 @@ fn plans_have_one_node_per_type_and_print_recursion_as_references() {
 #[test]
 fn encoders_are_cheap_to_clone_and_debug_print_their_root() {
     let encoder = Encoder::<Tree>::new(Engine::Interpreter).unwrap();
-    let copy = encoder.clone();
+    let copy = encoder; // `Copy`: clones are free
     assert!(
         std::ptr::eq(copy.plan(), encoder.plan()),
         "clones share the plan"
@@ -92,7 +92,10 @@ fn encoders_are_cheap_to_clone_and_debug_print_their_root() {
     );
     assert_eq!(
         format!("{encoder:?}"),
-        r#"Encoder { engine: Interpreter, root: "Tree" }"#
+        format!(
+            r#"Encoder {{ engine: Interpreter, root: "Tree", max_depth: {} }}"#,
+            jitcard::DEFAULT_MAX_DEPTH
+        )
     );
 }
 

@@ -23,28 +23,28 @@ fn direct_encodes_of_every_workload_execute_zero_trampolines() {
         }
     };
 
-    jitcard::set_trampoline_counting(true);
+    jitcard::diagnostics::set_trampoline_counting(true);
     encode_all(VtableCalls::Direct);
     assert_eq!(
-        jitcard::trampoline_calls(),
+        jitcard::diagnostics::trampoline_calls(),
         0,
         "direct encoders entered trampolines"
     );
     if (Engine::Jit {
-        vtable_calls: VtableCalls::DirectViaWin64Adapters,
+        vtable_calls: jitcard::diagnostics::WIN64_ADAPTERS,
     })
     .is_available()
     {
-        encode_all(VtableCalls::DirectViaWin64Adapters);
+        encode_all(jitcard::diagnostics::WIN64_ADAPTERS);
         assert_eq!(
-            jitcard::trampoline_calls(),
+            jitcard::diagnostics::trampoline_calls(),
             0,
             "Win64-adapter encoders entered trampolines"
         );
     }
     encode_all(VtableCalls::Trampoline);
-    let trampolined = jitcard::trampoline_calls();
-    jitcard::set_trampoline_counting(false);
+    let trampolined = jitcard::diagnostics::trampoline_calls();
+    jitcard::diagnostics::set_trampoline_counting(false);
     assert!(
         trampolined > 1000,
         "the trampoline engine should count, got {trampolined}"

@@ -17,7 +17,7 @@ fn concurrent_encoder_creation_compiles_each_type_once() {
     let jit = Engine::Jit {
         vtable_calls: VtableCalls::Trampoline,
     };
-    assert_eq!(jitcard::jit_compilations(), 0);
+    assert_eq!(jitcard::diagnostics::jit_compilations(), 0);
     let barrier = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8)
         .map(|thread_index| {
@@ -49,11 +49,11 @@ fn concurrent_encoder_creation_compiles_each_type_once() {
         handle.join().unwrap();
     }
     assert_eq!(
-        jitcard::jit_compilations(),
+        jitcard::diagnostics::jit_compilations(),
         4,
         "one compilation per distinct type"
     );
     // A cached type costs a lookup, not a compilation.
     Encoder::<Tree>::new(jit).unwrap();
-    assert_eq!(jitcard::jit_compilations(), 4);
+    assert_eq!(jitcard::diagnostics::jit_compilations(), 4);
 }
