@@ -52,7 +52,7 @@ fn jit_trampoline(bencher: Bencher, workload: &str) {
 }
 
 /// Cold compile of each workload's root type (lowering + Cranelift), caches
-/// bypassed (each sample keeps its machine code, like the cache would).
+/// bypassed (each sample frees its machine code afterwards).
 #[divan::bench(args = WORKLOADS, sample_count = 20, sample_size = 1)]
 fn jit_compile_trampoline(bencher: Bencher, workload: &str) {
     let case = cases::case(workload).expect("known workload");

@@ -6,7 +6,7 @@ use facet::Facet;
 use serde::Serialize;
 
 use crate::workloads::{
-    GnarlyPayload, ManyVariants, NumericBuffer, OptionHeavy, PointerHeavy, Tree, WideStruct,
+    self, GnarlyPayload, ManyVariants, NumericBuffer, OptionHeavy, PointerHeavy, Tree, WideStruct,
 };
 
 /// An encoder being compared.
@@ -58,7 +58,7 @@ pub fn jitcard_engines() -> Vec<jitcard::Engine> {
 /// through Win64 adapters on x86-64): what the differential tests check.
 pub fn jitcard_engines_under_test() -> Vec<jitcard::Engine> {
     let win64 = jitcard::Engine::Jit {
-        vtable_calls: jitcard::VtableCalls::DirectViaWin64Adapters,
+        vtable_calls: jitcard::diagnostics::WIN64_ADAPTERS,
     };
     let mut engines = jitcard_engines();
     engines.extend([win64].into_iter().filter(|e| e.is_available()));
@@ -176,7 +176,7 @@ impl<T: Facet<'static> + Serialize + std::fmt::Debug> Case for TypedCase<T> {
         &self,
         vtable_calls: jitcard::VtableCalls,
     ) -> Result<jitcard::CompileReport, String> {
-        jitcard::measure_jit_compile::<T>(vtable_calls).map_err(|e| e.to_string())
+        jitcard::diagnostics::measure_jit_compile::<T>(vtable_calls).map_err(|e| e.to_string())
     }
 
     fn describe(&self) -> String {
@@ -200,6 +200,7 @@ pub const WORKLOADS: &[&str] = &[
     "numeric",
     "option_heavy",
     "pointer_heavy",
+    "nested_pair",
 ];
 
 /// The workload called `name`, built with the default sizes and seed.
@@ -215,6 +216,7 @@ pub fn case(name: &str) -> Option<Box<dyn Case>> {
         "numeric" => Box::new(TypedCase::new(name, NumericBuffer::new(4096, SEED))),
         "option_heavy" => Box::new(TypedCase::new(name, OptionHeavy::list(64, SEED))),
         "pointer_heavy" => Box::new(TypedCase::new(name, PointerHeavy::list(64, SEED))),
+        "nested_pair" => Box::new(TypedCase::new(name, workloads::nested_pair(SEED))),
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 //! - [`cases`]: each workload value paired with every competitor
 //!   (serde+postcard, facet-postcard, jitcard engines).
 //! - [`diff`]: first-difference reports for mismatching encodings.
+//! - [`threads`]: thread scaling of one-shot `to_vec` calls.
 //!
 //! The comparison binary (`cargo run --release -p jitcard-bench`) and the
 //! divan benches (`cargo bench -p jitcard-bench`) are built on these.
@@ -14,4 +15,5 @@ pub mod diff;
 pub mod icount;
 pub mod measure;
 pub mod report;
+pub mod threads;
 pub mod workloads;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use jitcard_bench::cases::{self, Competitor};
 use jitcard_bench::measure::{Outcome, measure_case, measure_compiles};
-use jitcard_bench::{icount, report};
+use jitcard_bench::{icount, report, threads};
 
 const USAGE: &str = "\
 usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [--out DIR]
@@ -24,6 +24,8 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
                byte reference, and the ratio baseline when selected
   --budget-ms  timing budget per workload in milliseconds (default: 500)
   --compile-samples  cold JIT compiles per workload (default: 11)
+  --no-threads don't measure one-shot encodes across threads (by default
+               each API × thread count gets the --budget-ms)
   --out        report directory (default: target/jitcard-report)
   --icount     instead of timing, count instructions per encode under
                valgrind --tool=callgrind (deterministic); writes icount.md
@@ -38,6 +40,8 @@ struct Options {
     out_dir: PathBuf,
     /// Instruction counts under callgrind instead of timings: encodes per run.
     icount: Option<u64>,
+    /// Whether to measure the thread-scaling table.
+    threads: bool,
 }
 
 fn parse_options() -> Result<Option<Options>, String> {
@@ -47,6 +51,7 @@ fn parse_options() -> Result<Option<Options>, String> {
         budget: Duration::from_millis(500),
         compile_samples: 11,
         icount: None,
+        threads: true,
         out_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/jitcard-report"),
     };
     let mut args = std::env::args().skip(1);
@@ -89,6 +94,7 @@ fn parse_options() -> Result<Option<Options>, String> {
                     .map_err(|e| format!("--compile-samples: {e}"))?;
             }
             "--out" => options.out_dir = PathBuf::from(value()?),
+            "--no-threads" => options.threads = false,
             "--icount" => options.icount = Some(100),
             "--icount-iterations" => {
                 let n = value()?
@@ -181,9 +187,25 @@ fn main() -> ExitCode {
         }
     }
 
+    let mut thread_rows = Vec::new();
+    let mut failed_threads = false;
+    if options.threads {
+        eprintln!("measuring one-shot encodes across threads ...");
+        match threads::measure(options.budget) {
+            Ok(rows) => thread_rows = rows,
+            Err(error) => {
+                eprintln!("thread scaling: {error}");
+                failed_threads = true;
+            }
+        }
+    }
+
     println!("{}", report::console_table(&rows));
     if !compiles.is_empty() {
         println!("{}", report::console_compile_table(&compiles));
+    }
+    if !thread_rows.is_empty() {
+        println!("{}", report::console_thread_table(&thread_rows));
     }
 
     let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -193,7 +215,7 @@ fn main() -> ExitCode {
         .and_then(|()| {
             std::fs::write(
                 options.out_dir.join("report.md"),
-                report::markdown(&rows, &compiles, &command, &machine),
+                report::markdown(&rows, &compiles, &thread_rows, &command, &machine),
             )
             .map_err(|e| e.to_string())
         })
@@ -215,7 +237,7 @@ fn main() -> ExitCode {
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Refused(_)))
         .count();
-    if failed_compiles > 0 {
+    if failed_compiles > 0 || failed_threads {
         return ExitCode::FAILURE;
     }
     if refused > 0 {

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 
 use crate::cases::Competitor;
 use crate::measure::{CompileRow, Measurement, Outcome, Row};
+use crate::threads::{APIS, ThreadRow};
 
 /// The serde+postcard measurement of `workload`, the baseline of ratios.
 fn baseline<'a>(rows: &'a [Row], workload: &str) -> Option<&'a Measurement> {
@@ -85,8 +86,49 @@ pub fn console_compile_table(rows: &[CompileRow]) -> String {
     out
 }
 
+/// The thread-scaling table as aligned plain text: one line per thread
+/// count, one column per API (million encodes per second, all threads).
+pub fn console_thread_table(rows: &[ThreadRow]) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{:<8}", "threads");
+    for api in APIS {
+        let _ = write!(out, " {api:>26}");
+    }
+    let _ = writeln!(
+        out,
+        "   (million encodes/s of a small message, all threads)"
+    );
+    for threads in thread_counts_of(rows) {
+        let _ = write!(out, "{threads:<8}");
+        for api in APIS {
+            let rate = rate_of(rows, threads, api).map_or("-".to_string(), |r| format!("{r:.2}"));
+            let _ = write!(out, " {rate:>26}");
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+fn thread_counts_of(rows: &[ThreadRow]) -> Vec<usize> {
+    let mut counts: Vec<_> = rows.iter().map(|r| r.threads).collect();
+    counts.dedup();
+    counts
+}
+
+fn rate_of(rows: &[ThreadRow], threads: usize, api: &str) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.threads == threads && r.api == api)
+        .map(|r| r.million_per_second)
+}
+
 /// The full markdown report: the command, the tables, and refusal details.
-pub fn markdown(rows: &[Row], compiles: &[CompileRow], command: &str, machine: &str) -> String {
+pub fn markdown(
+    rows: &[Row],
+    compiles: &[CompileRow],
+    thread_rows: &[ThreadRow],
+    command: &str,
+    machine: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# jitcard encode comparison\n");
     let _ = writeln!(out, "Command: `{command}`  ");
@@ -158,6 +200,29 @@ pub fn markdown(rows: &[Row], compiles: &[CompileRow], command: &str, machine: &
                 row.min_us,
                 row.max_us
             );
+        }
+    }
+    if !thread_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## One-shot encodes across threads\n\n\
+             Million encodes per second of a small message (`Message`), summed over \
+             all threads; median of three rounds. `jitcard::to_vec` finds the type's \
+             encoder on every call; the shared encoder is built once.\n"
+        );
+        let _ = write!(out, "| threads |");
+        for api in APIS {
+            let _ = write!(out, " `{api}` |");
+        }
+        let _ = writeln!(out, "\n|---:|---:|---:|---:|");
+        for threads in thread_counts_of(thread_rows) {
+            let _ = write!(out, "| {threads} |");
+            for api in APIS {
+                let rate = rate_of(thread_rows, threads, api)
+                    .map_or("-".to_string(), |r| format!("{r:.2}"));
+                let _ = write!(out, " {rate} |");
+            }
+            let _ = writeln!(out);
         }
     }
     if !refusals.is_empty() {

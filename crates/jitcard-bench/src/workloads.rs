@@ -520,3 +520,64 @@ impl PointerHeavy {
             .collect()
     }
 }
+
+// ----------------------------------------------------------- nested pair ---
+
+/// Two fields of the same type: nested, the shape of the compile-cost
+/// stress test (`NestedPair` is 16 levels deep, one 64 KiB struct of `u8`).
+#[derive(Facet, Serialize, Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pair<T> {
+    pub a: T,
+    pub b: T,
+}
+
+type Pair4 = Pair<Pair<Pair<Pair<u8>>>>;
+type Pair8 = Pair<Pair<Pair<Pair<Pair4>>>>;
+type Pair12 = Pair<Pair<Pair<Pair<Pair8>>>>;
+
+/// `Pair` nested 16 levels deep over `u8`: 65,536 leaf paths through 17
+/// distinct shapes. Inlining every field at every use would compile 2^16
+/// copies of the leaf; code size must grow with the shapes instead.
+pub type NestedPair = Pair<Pair<Pair<Pair<Pair12>>>>;
+
+/// A [`NestedPair`] with deterministic bytes, built on the heap.
+pub fn nested_pair(seed: u64) -> Box<NestedPair> {
+    let mut value: Box<NestedPair> = Box::default();
+    // SAFETY: `NestedPair` is 65,536 `u8`s (a struct of two equal fields
+    // has no padding), and every byte pattern is a valid `u8`.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(
+            (&mut *value as *mut NestedPair).cast::<u8>(),
+            size_of::<NestedPair>(),
+        )
+    };
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = mix(seed, index as u64) as u8;
+    }
+    value
+}
+
+// ------------------------------------------------------------- message ---
+
+/// A small RPC message, the one-shot `to_vec` of the thread-scaling table.
+#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: u64,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub score: Option<f64>,
+    pub flag: bool,
+}
+
+impl Message {
+    /// A message with three short tags.
+    pub fn new(seed: u64) -> Self {
+        Message {
+            id: mix(seed, 1) >> 20,
+            name: "sensor-frontdoor".to_string(),
+            tags: vec!["home".into(), "door".into(), "battery-low".into()],
+            score: Some(0.75),
+            flag: true,
+        }
+    }
+}
