@@ -82,6 +82,9 @@ enum CNeg {
     Min = -0x8000_0000,
 }
 
+/// `repr(C)` discriminants of 2^31 and above: the point of the test, so
+/// clippy's portability lint does not apply.
+#[allow(clippy::enum_clike_unportable_variant)]
 #[derive(Facet, Serialize, Debug, Clone, Copy)]
 #[repr(C)]
 enum CBig {
