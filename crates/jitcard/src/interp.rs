@@ -235,7 +235,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
                 Op::Array(op) => self.run(&op.elements, src.raw_ptr(), op.len),
                 Op::Set(op) => self.set(id, op, src),
                 Op::Map(op) => self.map(id, op, src),
-                Op::Fallback(_) => fallback::encode(plan.node(id), src, self.out),
+                Op::Fallback(_) => fallback::encode(plan, id, src, self.out),
                 scalar => {
                     write_scalar(scalar, src, self.out);
                     Ok(())

@@ -83,7 +83,8 @@ pub struct Coverage {
 pub struct CompileReport {
     /// Machine-code bytes of all compiled functions.
     pub code_size: usize,
-    /// Wall time of lowering the shape and compiling the plan.
+    /// Wall time of compiling the plan; for
+    /// [`diagnostics::measure_jit_compile`], of lowering the shape too.
     pub compile_time: std::time::Duration,
 }
 

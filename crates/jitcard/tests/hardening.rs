@@ -481,3 +481,91 @@ fn values_that_borrow_locals_encode() {
         );
     }
 }
+
+// ------------------------------------------ zero-sized runs, dynamic depth ---
+
+#[test]
+fn runs_of_zero_sized_elements_take_no_time_whatever_their_length() {
+    let units = [(); usize::MAX];
+    let endless: Vec<()> = vec![(); usize::MAX];
+    let mut length = Vec::new();
+    jitcard::wire::write_varint_u64(&mut length, usize::MAX as u64);
+    for engine in engines() {
+        let encoder = Encoder::<[(); usize::MAX]>::new(engine).unwrap();
+        assert_eq!(
+            encoder.to_vec(&units).unwrap(),
+            [0u8; 0],
+            "{}",
+            engine.name()
+        );
+        let encoder = Encoder::<Vec<()>>::new(engine).unwrap();
+        assert_eq!(
+            encoder.to_vec(&endless).unwrap(),
+            length,
+            "{}",
+            engine.name()
+        );
+        let encoder = Encoder::<Vec<[u64; 0]>>::new(engine).unwrap();
+        let empties = vec![[0u64; 0]; 1 << 40];
+        assert_eq!(
+            encoder.to_vec(&empties).unwrap()[..],
+            [0x80, 0x80, 0x80, 0x80, 0x80, 0x20]
+        );
+    }
+}
+
+fn nested_value(depth: usize) -> facet_value::Value {
+    let mut value = facet_value::Value::from(7u64);
+    for _ in 1..depth {
+        let mut array = facet_value::VArray::new();
+        array.push(value);
+        value = array.into();
+    }
+    value
+}
+
+#[derive(Facet)]
+struct Dynamic {
+    id: u8,
+    value: facet_value::Value,
+}
+
+#[test]
+fn dynamic_values_are_depth_checked_before_they_are_delegated() {
+    let shallow = Dynamic {
+        id: 1,
+        value: nested_value(100),
+    };
+    // facet-postcard itself needs about 30 KiB of stack per level in a debug
+    // build: give the reference encode a large stack.
+    let expected = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, || facet_postcard::to_vec(&shallow).unwrap())
+            .unwrap()
+            .join()
+            .unwrap()
+    });
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let deep = Dynamic {
+                id: 2,
+                value: nested_value(jitcard::plan::MAX_DYNAMIC_DEPTH + 1),
+            };
+            for engine in engines() {
+                let encoder = Encoder::<Dynamic>::new(engine).unwrap();
+                assert_eq!(encoder.to_vec(&shallow).unwrap(), expected, "{}", engine.name());
+                let error = encoder.to_vec(&deep).unwrap_err();
+                assert!(
+                    matches!(error, Error::TooDeep { max_depth, .. } if max_depth == jitcard::plan::MAX_DYNAMIC_DEPTH),
+                    "{}: {error:?}",
+                    engine.name()
+                );
+                assert_eq!(error.path(), "Dynamic.value");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -47,6 +47,20 @@ impl NodeEmitter<'_> {
     /// inline code otherwise. `reserved` says the caller already ensured the
     /// node's bounded size.
     fn node(&self, e: &mut FunctionEmitter, id: NodeId, data: Value, meta: Value, reserved: bool) {
+        // Emission recurses once per level of (non-recursive) type nesting.
+        crate::stack::with_room(crate::stack::RED_ZONE, || {
+            self.node_here(e, id, data, meta, reserved)
+        })
+    }
+
+    fn node_here(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        data: Value,
+        meta: Value,
+        reserved: bool,
+    ) {
         if self.facts.own_function[id.index()] {
             let callee = self.functions[id.index()].expect("every function node is declared");
             e.call_compiled(callee, data, meta);

@@ -130,8 +130,13 @@ fn outline_large_shared_nodes(plan: &Plan, own_function: &mut [bool]) {
             }
             cost
         }
-        /// Cost of one use of `id` inside another node's code.
+        /// Cost of one use of `id` inside another node's code (recursing
+        /// once per level of type nesting, on a fresh stack segment when
+        /// this one runs low).
         fn at_use(&mut self, id: NodeId) -> usize {
+            crate::stack::with_room(crate::stack::RED_ZONE, || self.at_use_here(id))
+        }
+        fn at_use_here(&mut self, id: NodeId) -> usize {
             if self.own_function[id.index()] {
                 return CALL_COST;
             }
@@ -196,7 +201,10 @@ fn bounded_size(
         if own_function[child.index()] {
             None
         } else {
-            bounded_size(plan, own_function, child, sizes)
+            // Recurses once per level of type nesting.
+            crate::stack::with_room(crate::stack::RED_ZONE, || {
+                bounded_size(plan, own_function, child, sizes)
+            })
         }
     };
     fn sum(mut sizes: impl Iterator<Item = Option<usize>>) -> Option<usize> {

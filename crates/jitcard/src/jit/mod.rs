@@ -90,7 +90,17 @@ impl CompiledEncoder {
         let mut ctx = EncodeCtx::new(out, plan, max_depth);
         // SAFETY: the entry was compiled from `plan` for values of its root
         // shape, which the caller guarantees `src` is.
-        let status = unsafe { (self.entry)(&mut ctx, data, meta) };
+        let run = |ctx: &mut EncodeCtx| unsafe { (self.entry)(ctx, data, meta) };
+        // The root's frame is allocated before its entry check runs: with
+        // less than the red zone left, start on a fresh segment instead.
+        let status = if crate::stack::stack_pointer() < ctx.stack_limit() {
+            crate::stack::on_new_segment(|limit| {
+                ctx.set_stack_limit(limit);
+                run(&mut ctx)
+            })
+        } else {
+            run(&mut ctx)
+        };
         if status == STATUS_OK {
             ctx.finish();
             Ok(())
@@ -206,6 +216,11 @@ fn host_isa() -> Option<&'static OwnedTargetIsa> {
         let mut flags = settings::builder();
         flags.set("opt_level", "speed").ok()?;
         flags.set("is_pic", "false").ok()?;
+        // Frames larger than a page touch each page as they are allocated,
+        // so a frame can never jump over the guard page (defence in depth:
+        // the entry checks keep `stack::RED_ZONE` free below every frame).
+        flags.set("enable_probestack", "true").ok()?;
+        flags.set("probestack_strategy", "inline").ok()?;
         // The IR verifier costs a large share of compile time; debug builds
         // (and so the tests) keep it on to catch malformed IR.
         flags
@@ -381,7 +396,13 @@ fn sanitize(name: &str) -> String {
 /// make encoding fail).
 fn dump(dir: &std::ffi::OsStr, name: &str, extension: &str, text: &str) {
     let dir = std::path::Path::new(dir);
-    let path = dir.join(format!("{}.{extension}", sanitize(name)));
+    // File systems limit names to 255 bytes; deeply generic type names are
+    // longer. Keep both ends (the end carries the node index).
+    let mut file = sanitize(name);
+    if file.len() > 160 {
+        file = format!("{}__{}", &file[..100], &file[file.len() - 50..]);
+    }
+    let path = dir.join(format!("{file}.{extension}"));
     let _ = std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, format!("; {name}\n{text}")));
 }

@@ -91,6 +91,16 @@ impl EncodeCtx {
         ctx
     }
 
+    /// The stack limit of the stack the run is on (see [`crate::stack`]).
+    pub(crate) fn stack_limit(&self) -> usize {
+        self.stack_limit
+    }
+
+    /// Moves the run to a stack whose limit is `limit`.
+    pub(crate) fn set_stack_limit(&mut self, limit: usize) {
+        self.stack_limit = limit;
+    }
+
     /// Points `cur`/`end` at the vector's spare capacity.
     fn load_cursor(&mut self) {
         // SAFETY: `out` is the exclusive borrow this context was made from.
@@ -208,11 +218,12 @@ pub(crate) unsafe extern "C" fn fallback(
     let ctx = unsafe { &mut *ctx };
     ctx.sync_len();
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
-    let node = unsafe { &*(ctx.node(node) as *const Node) };
+    let plan = unsafe { &*(ctx.plan() as *const Plan) };
     let src = facet_ptr::from_words(data, meta);
     // SAFETY: `out` is the exclusive borrow of this run; the value at `src`
     // has the node's shape (generated code passes the node's own value).
-    let result = unsafe { fallback::encode(node, src, &mut *ctx.out) };
+    let result =
+        unsafe { fallback::encode(plan, NodeId::from_index(node as usize), src, &mut *ctx.out) };
     ctx.load_cursor();
     match result {
         Ok(()) => STATUS_OK,

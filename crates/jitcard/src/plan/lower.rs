@@ -33,13 +33,72 @@ pub fn lower(root: &'static Shape) -> Result<Plan, Error> {
         by_type: HashMap::new(),
     };
     let root_id = lowerer.node_for(root, root.to_string())?;
+    skip_wire_free_zero_sized_runs(&mut lowerer.nodes);
+    let mut delegations = Vec::with_capacity(lowerer.nodes.len());
+    for node in &lowerer.nodes {
+        delegations.push(match node.op {
+            Op::Fallback(_) => Some(super::delegated::inspect(node.shape).map_err(|reason| {
+                Error::Unsupported {
+                    path: node.path.clone(),
+                    type_name: node.shape.to_string(),
+                    reason: reason.to_string(),
+                }
+            })?),
+            _ => None,
+        });
+    }
     let mut plan = Plan {
         nodes: lowerer.nodes,
         root: root_id,
         recursive: Vec::new(),
+        delegations,
     };
     plan.recursive = super::graph::cycle_breakers(&plan);
     Ok(plan)
+}
+
+/// Runs of zero-sized elements that write nothing (`[(); usize::MAX]`, a
+/// `Vec<()>` of any length) are "memory is wire" runs of zero bytes: engines
+/// skip them in O(1) instead of looping over elements that write nothing.
+fn skip_wire_free_zero_sized_runs(nodes: &mut [Node]) {
+    /// Whether node `index` writes no byte for any value; cycles count as
+    /// writing (a zero-sized type cannot contain itself anyway).
+    fn writes_nothing(nodes: &[Node], index: usize, known: &mut [Option<bool>]) -> bool {
+        if let Some(answer) = known[index] {
+            return answer;
+        }
+        known[index] = Some(false);
+        let answer = match &nodes[index].op {
+            Op::Nothing => true,
+            Op::Fields(fields) => fields
+                .iter()
+                .all(|f| writes_nothing(nodes, f.node.index(), known)),
+            Op::Array(op) => op.len == 0 || writes_nothing(nodes, op.elements.node.index(), known),
+            _ => false,
+        };
+        known[index] = Some(answer);
+        answer
+    }
+    let mut known = vec![None; nodes.len()];
+    for index in 0..nodes.len() {
+        let element = match &nodes[index].op {
+            Op::List(op) => &op.elements,
+            Op::Slice(op) => &op.elements,
+            Op::Array(op) => &op.elements,
+            _ => continue,
+        };
+        if element.stride == 0 && !element.memory_is_wire {
+            let wire_free = writes_nothing(nodes, element.node.index(), &mut known);
+            if wire_free {
+                match &mut nodes[index].op {
+                    Op::List(op) => op.elements.memory_is_wire = true,
+                    Op::Slice(op) => op.elements.memory_is_wire = true,
+                    Op::Array(op) => op.elements.memory_is_wire = true,
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 struct Lowerer {
@@ -51,8 +110,14 @@ struct Lowerer {
 type FieldsOrFallback = Result<Vec<FieldStep>, FallbackReason>;
 
 impl Lowerer {
-    /// The node of `shape`, lowering it first if this is its first visit.
+    /// The node of `shape`, lowering it first if this is its first visit
+    /// (on a fresh stack segment when this one runs low: lowering recurses
+    /// once per level of type nesting).
     fn node_for(&mut self, shape: &'static Shape, path: String) -> Result<NodeId, Error> {
+        crate::stack::with_room(crate::stack::RED_ZONE, || self.node_for_here(shape, path))
+    }
+
+    fn node_for_here(&mut self, shape: &'static Shape, path: String) -> Result<NodeId, Error> {
         let type_id = shape.id.get();
         if let Some(&id) = self.by_type.get(&type_id) {
             return Ok(id);
@@ -187,10 +252,37 @@ impl Lowerer {
                 Ok(fields) => fields,
                 Err(reason) => return Ok(Op::Fallback(reason)),
             };
+            if !discriminant.fits(value) {
+                return Err(Error::Unsupported {
+                    path: path.to_string(),
+                    type_name: shape.to_string(),
+                    reason: format!(
+                        "variant `{}` has discriminant {value}, which does not fit the \
+                         {}-byte tag facet describes (facet misreports the tag of \
+                         `#[repr(C)]` enums whose discriminants exceed a C `int`)",
+                        variant.name,
+                        discriminant.size()
+                    ),
+                });
+            }
+            let normalized = discriminant.normalize(value);
+            if let Some(twin) = variants
+                .iter()
+                .find(|v: &&VariantStep| v.discriminant == normalized)
+            {
+                return Err(Error::Unsupported {
+                    path: path.to_string(),
+                    type_name: shape.to_string(),
+                    reason: format!(
+                        "variants `{}` and `{}` have the same discriminant in memory",
+                        twin.name, variant.name
+                    ),
+                });
+            }
             variants.push(VariantStep {
                 name: variant.name,
                 index: index as u32,
-                discriminant: discriminant.normalize(value),
+                discriminant: normalized,
                 fields,
             });
         }

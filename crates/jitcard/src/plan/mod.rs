@@ -14,6 +14,7 @@
 //! it directly and code generators compile it, so both agree by construction.
 //! It is built by [`lower`] and printed by its `Display` impl.
 
+pub(crate) mod delegated;
 mod graph;
 mod lower;
 
@@ -24,6 +25,7 @@ use facet_core::{
     ListVTable, MapLenFn, OptionVTable, PtrConst, ResultVTable, SetLenFn, Shape, SliceVTable,
 };
 
+pub use delegated::MAX_DYNAMIC_DEPTH;
 #[cfg_attr(not(feature = "jit"), allow(unused_imports))]
 pub(crate) use graph::children;
 pub use lower::lower;
@@ -56,6 +58,8 @@ pub struct Plan {
     root: NodeId,
     /// Per node: whether it closes a cycle of the plan (see [`Plan::is_recursive`]).
     recursive: Vec<bool>,
+    /// Per fallback node: what facet-postcard will walk (see [`delegated`]).
+    delegations: Vec<Option<delegated::Delegation>>,
 }
 
 impl Plan {
@@ -83,6 +87,12 @@ impl Plan {
     #[inline]
     pub fn is_recursive(&self, id: NodeId) -> bool {
         self.recursive[id.index()]
+    }
+
+    /// What facet-postcard walks in fallback node `id` (`None` for nodes
+    /// jitcard encodes itself).
+    pub(crate) fn delegation(&self, id: NodeId) -> Option<delegated::Delegation> {
+        self.delegations[id.index()]
     }
 
     /// The nodes encoded by the `facet-postcard` fallback instead of by a
@@ -295,6 +305,13 @@ impl DiscriminantRead {
             DiscriminantRead::I16 => i64::from(value as i16),
             DiscriminantRead::I32 => i64::from(value as i32),
         }
+    }
+
+    /// Whether `value` can be stored in this tag at all, read as signed or
+    /// as unsigned (a `#[repr(C)]` tag holds -1 and 0xffff_ffff alike).
+    pub fn fits(self, value: i64) -> bool {
+        let bits = 8 * self.size() as u32;
+        bits >= 64 || (-(1i64 << (bits - 1))..(1i64 << bits)).contains(&value)
     }
 
     /// Size in bytes of the discriminant in memory.
