@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-/// An encoder could not be built, or a value could not be encoded.
+/// An encoder or decoder could not be built, a value could not be encoded,
+/// or bytes could not be decoded.
 ///
 /// Every variant names the `path` from the root type to the part that failed,
 /// e.g. `Config.servers[].addr`, and the facet type name found there.
@@ -13,8 +14,10 @@ use core::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// The type contains something postcard has no encoding for (unions, raw
-    /// or function pointers, packed structs, opaque types without a proxy).
-    /// Raised when the encoder is built, before any byte is written.
+    /// or function pointers, packed structs, opaque types without a proxy),
+    /// or, for a decoder, something that cannot be built from bytes (`&u32`,
+    /// a part facet-postcard would have to decode). Raised when the encoder
+    /// or decoder is built, before any byte is read or written.
     Unsupported {
         /// Where the unsupported part sits.
         path: String,
@@ -68,6 +71,19 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
+    /// The bytes are not a postcard encoding of the requested type (or
+    /// would exceed the decoder's limits): what is wrong, at which byte
+    /// offset of the input, in which part of the type.
+    Invalid {
+        /// Where the value being decoded sits, e.g. `Config.servers[2].port`.
+        path: String,
+        /// Its facet type name.
+        type_name: String,
+        /// Byte offset in the input where the problem was found.
+        offset: usize,
+        /// What is wrong.
+        kind: InvalidKind,
+    },
     /// The output buffer could not grow by `additional` bytes.
     Allocation {
         /// How many more bytes were needed.
@@ -109,6 +125,90 @@ pub enum Error {
     },
 }
 
+/// What is wrong with bytes being decoded (see [`Error::Invalid`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidKind {
+    /// The input ended in the middle of a value.
+    UnexpectedEnd,
+    /// A varint longer than its integer allows, or with bits left over.
+    BadVarint,
+    /// A `bool` byte other than 0 or 1.
+    BadBool(u8),
+    /// An `Option` tag other than 0 or 1.
+    BadOptionTag(u8),
+    /// An enum (or `Result`) variant index with no variant.
+    BadVariantIndex {
+        /// The index read.
+        index: u64,
+        /// How many variants there are.
+        variants: usize,
+    },
+    /// A string that is not valid UTF-8.
+    BadUtf8,
+    /// A `char` that is not one char of at most 4 UTF-8 bytes.
+    BadChar,
+    /// An integer that does not fit its type (a `usize` length beyond this
+    /// host's address space).
+    IntegerTooLarge,
+    /// A declared length whose elements cannot fit in the rest of the
+    /// input, even at their smallest encoding.
+    LengthExceedsInput {
+        /// The declared number of elements (or bytes).
+        declared: u64,
+        /// Bytes left in the input.
+        remaining: usize,
+    },
+    /// More elements that take no wire bytes than
+    /// `DecodeLimits::max_zero_sized_elements` allows in one decode.
+    TooManyZeroSized {
+        /// The limit.
+        limit: usize,
+    },
+    /// Values nested deeper than `DecodeLimits::max_depth`.
+    TooDeep {
+        /// The limit.
+        max_depth: usize,
+    },
+    /// A conversion the type defines (a facet proxy's `TryFrom`, a default)
+    /// refused the value.
+    Conversion(String),
+}
+
+impl fmt::Display for InvalidKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidKind::UnexpectedEnd => f.write_str("unexpected end of input"),
+            InvalidKind::BadVarint => f.write_str("malformed varint"),
+            InvalidKind::BadBool(byte) => write!(f, "invalid bool byte {byte:#04x}"),
+            InvalidKind::BadOptionTag(byte) => write!(f, "invalid option tag {byte:#04x}"),
+            InvalidKind::BadVariantIndex { index, variants } => write!(
+                f,
+                "variant index {index} out of range (the type has {variants} variants)"
+            ),
+            InvalidKind::BadUtf8 => f.write_str("invalid UTF-8 in a string"),
+            InvalidKind::BadChar => f.write_str("invalid char"),
+            InvalidKind::IntegerTooLarge => f.write_str("integer too large for its type"),
+            InvalidKind::LengthExceedsInput {
+                declared,
+                remaining,
+            } => write!(
+                f,
+                "declared length {declared} cannot fit in the {remaining} bytes left"
+            ),
+            InvalidKind::TooManyZeroSized { limit } => write!(
+                f,
+                "more than {limit} elements that take no bytes (DecodeLimits::max_zero_sized_elements)"
+            ),
+            InvalidKind::TooDeep { max_depth } => write!(
+                f,
+                "values nested deeper than {max_depth} levels (DecodeLimits::max_depth)"
+            ),
+            InvalidKind::Conversion(message) => write!(f, "conversion failed: {message}"),
+        }
+    }
+}
+
 impl Error {
     /// The field path of the part that failed (empty for failures that
     /// concern no particular part: allocation, engine availability and
@@ -121,6 +221,7 @@ impl Error {
             | Error::NotCompiled { path, .. }
             | Error::TooDeep { path, .. }
             | Error::Panicked { path, .. }
+            | Error::Invalid { path, .. }
             | Error::Fallback { path, .. } => path,
             Error::Allocation { .. } | Error::EngineUnavailable { .. } | Error::Internal { .. } => {
                 ""
@@ -139,7 +240,7 @@ impl fmt::Display for Error {
             } => {
                 write!(
                     f,
-                    "jitcard cannot encode `{path}` (type `{type_name}`): {reason}"
+                    "jitcard does not support `{path}` (type `{type_name}`): {reason}"
                 )
             }
             Error::InvalidDiscriminant {
@@ -176,6 +277,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "a facet function panicked while encoding `{path}` (type `{type_name}`): {message}"
+            ),
+            Error::Invalid {
+                path,
+                type_name,
+                offset,
+                kind,
+            } => write!(
+                f,
+                "invalid postcard input at byte {offset}, decoding `{path}` (type `{type_name}`): {kind}"
             ),
             Error::Allocation { additional } => {
                 write!(
@@ -221,6 +331,7 @@ impl Error {
             | Error::NotCompiled { path, .. }
             | Error::TooDeep { path, .. }
             | Error::Panicked { path, .. }
+            | Error::Invalid { path, .. }
             | Error::Fallback { path, .. } => *path = located,
             Error::Allocation { .. } | Error::EngineUnavailable { .. } | Error::Internal { .. } => {
             }

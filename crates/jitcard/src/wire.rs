@@ -1,15 +1,24 @@
 //! The postcard 1.x wire core: how each primitive of the serde data model is
-//! written as bytes.
+//! written as bytes, and which bytes are accepted back.
 //!
 //! Everything else in jitcard (the plan, the interpreter, later the JIT) is a
-//! way of deciding *which* of these writers to call on *which* bytes of a value;
-//! this module is the only place that knows the byte encodings themselves.
+//! way of deciding *which* of these writers and readers to call on *which*
+//! bytes of a value; this module is the only place that knows the byte
+//! encodings and postcard's validation rules themselves.
 //!
 //! - `bool`, `u8`, `i8`: one raw byte.
 //! - `u16..u128`, `usize`: unsigned LEB128 varint.
 //! - `i16..i128`, `isize`: zigzag, then varint.
 //! - `f32`, `f64`: little-endian IEEE bytes.
 //! - `char`, strings, byte strings: varint length, then the (UTF-8) bytes.
+//!
+//! Reading follows `postcard::de::Deserializer` exactly: a varint of an
+//! `N`-bit integer has at most [`VarintWidth::max_len`] bytes, and its last
+//! possible byte carries only the bits left ([`VarintWidth::last_byte_max`]);
+//! continuation groups of zero within that budget are accepted (overlong
+//! encodings). `bool` and the `Option` tag are exactly 0 or 1; an enum's
+//! variant index (and a `Result`'s) is a `u32` varint; a `char` is a string
+//! of at most 4 bytes holding exactly one char; lengths are `usize` varints.
 
 /// Longest varint of a `u64` (ceil(64 / 7)).
 pub const MAX_VARINT_U64_LEN: usize = 10;
@@ -115,4 +124,110 @@ pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 pub fn write_char(out: &mut Vec<u8>, value: char) {
     let mut utf8 = [0u8; 4];
     write_bytes(out, value.encode_utf8(&mut utf8).as_bytes());
+}
+
+// ------------------------------------------------------------- reading ---
+
+/// Why bytes are not a valid encoding of a primitive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The input ended inside the primitive.
+    UnexpectedEnd,
+    /// A varint longer than its integer allows, or whose last byte carries
+    /// more bits than are left.
+    BadVarint,
+}
+
+/// The integer width a varint is read at: postcard's `varint_max` and
+/// `max_of_last_byte` follow from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarintWidth {
+    U16,
+    U32,
+    U64,
+    U128,
+}
+
+impl VarintWidth {
+    /// Most bytes a varint of this width may take.
+    pub const fn max_len(self) -> usize {
+        match self {
+            VarintWidth::U16 => 3,
+            VarintWidth::U32 => 5,
+            VarintWidth::U64 => MAX_VARINT_U64_LEN,
+            VarintWidth::U128 => MAX_VARINT_U128_LEN,
+        }
+    }
+
+    /// The largest value the last possible byte may hold (the bits left
+    /// after `7 * (max_len - 1)`).
+    pub const fn last_byte_max(self) -> u8 {
+        let bits = match self {
+            VarintWidth::U16 => 16,
+            VarintWidth::U32 => 32,
+            VarintWidth::U64 => 64,
+            VarintWidth::U128 => 128,
+        };
+        let left = bits - 7 * (self.max_len() as u32 - 1);
+        ((1u32 << left) - 1) as u8
+    }
+}
+
+/// Reads a varint of at most 64 bits (`width` is not `U128`) from the start
+/// of `input`: the value and the number of bytes it took.
+#[inline]
+pub fn read_varint_u64(input: &[u8], width: VarintWidth) -> Result<(u64, usize), ReadError> {
+    debug_assert!(width != VarintWidth::U128);
+    let mut value = 0u64;
+    for index in 0..width.max_len() {
+        let byte = *input.get(index).ok_or(ReadError::UnexpectedEnd)?;
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            if index == width.max_len() - 1 && byte > width.last_byte_max() {
+                return Err(ReadError::BadVarint);
+            }
+            return Ok((value, index + 1));
+        }
+    }
+    Err(ReadError::BadVarint)
+}
+
+/// Reads a `u128` varint from the start of `input`.
+pub fn read_varint_u128(input: &[u8]) -> Result<(u128, usize), ReadError> {
+    let width = VarintWidth::U128;
+    let mut value = 0u128;
+    for index in 0..width.max_len() {
+        let byte = *input.get(index).ok_or(ReadError::UnexpectedEnd)?;
+        value |= u128::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            if index == width.max_len() - 1 && byte > width.last_byte_max() {
+                return Err(ReadError::BadVarint);
+            }
+            return Ok((value, index + 1));
+        }
+    }
+    Err(ReadError::BadVarint)
+}
+
+/// Undoes [`zigzag_i64`].
+#[inline]
+pub const fn unzigzag_i64(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// Undoes [`zigzag_i128`].
+#[inline]
+pub const fn unzigzag_i128(value: u128) -> i128 {
+    ((value >> 1) as i128) ^ -((value & 1) as i128)
+}
+
+/// The `char` whose (length-prefixed) bytes these are; `None` when they are
+/// more than 4 bytes, not UTF-8, or not exactly one char.
+pub fn char_from_utf8(bytes: &[u8]) -> Option<char> {
+    if bytes.len() > 4 {
+        return None;
+    }
+    let mut chars = core::str::from_utf8(bytes).ok()?.chars();
+    let first = chars.next()?;
+    chars.next().is_none().then_some(first)
 }
