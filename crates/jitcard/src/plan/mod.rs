@@ -14,9 +14,11 @@
 //! it directly and code generators compile it, so both agree by construction.
 //! It is built by [`lower`] and printed by its `Display` impl.
 
+pub mod build;
 pub(crate) mod delegated;
 mod graph;
 mod lower;
+mod sizes;
 
 use core::fmt;
 
@@ -25,10 +27,11 @@ use facet_core::{
     ListVTable, MapLenFn, OptionVTable, PtrConst, ResultVTable, SetLenFn, Shape, SliceVTable,
 };
 
+pub use build::Build;
 pub use delegated::MAX_DYNAMIC_DEPTH;
 #[cfg_attr(not(feature = "jit"), allow(unused_imports))]
 pub(crate) use graph::children;
-pub use lower::lower;
+pub use lower::{lower, lower_for_decode};
 
 /// Index of a [`Node`] inside its [`Plan`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,6 +63,8 @@ pub struct Plan {
     recursive: Vec<bool>,
     /// Per fallback node: what facet-postcard will walk (see [`delegated`]).
     delegations: Vec<Option<delegated::Delegation>>,
+    /// Per node: the fewest bytes any encoding of it takes.
+    min_wire_sizes: Vec<usize>,
 }
 
 impl Plan {
@@ -89,6 +94,14 @@ impl Plan {
         self.recursive[id.index()]
     }
 
+    /// The fewest bytes any encoding of node `id` takes (a lower bound for
+    /// recursive nodes): a declared count of `n` elements needs at least
+    /// `n` times this much input.
+    #[inline]
+    pub fn min_wire_size(&self, id: NodeId) -> usize {
+        self.min_wire_sizes[id.index()]
+    }
+
     /// What facet-postcard walks in fallback node `id` (`None` for nodes
     /// jitcard encodes itself).
     pub(crate) fn delegation(&self, id: NodeId) -> Option<delegated::Delegation> {
@@ -114,6 +127,9 @@ pub struct Node {
     pub path: String,
     /// What to do with a value of the shape.
     pub op: Op,
+    /// How a decoder constructs a value of the shape (`None` in encode
+    /// plans, which never construct values).
+    pub build: Option<Build>,
 }
 
 impl Node {
@@ -259,8 +275,22 @@ pub struct FieldStep {
     pub name: &'static str,
     /// Byte offset of the field from the start of the containing value.
     pub offset: usize,
-    /// How to encode the field.
+    /// How to encode the field (in a decode plan, for a field with a facet
+    /// proxy: the proxy type).
     pub node: NodeId,
+    /// Decode plans only: the field is read as its proxy type (`node`) and
+    /// converted into the field's own type.
+    pub proxy: Option<FieldProxy>,
+}
+
+/// A field a decode plan reads as its facet proxy type.
+#[derive(Clone, Copy)]
+pub struct FieldProxy {
+    /// Proxy to field conversion (Rust ABI; consumes the proxy whatever it
+    /// returns).
+    pub convert_in: facet_core::ProxyConvertInFn,
+    /// The field's own shape (what the conversion produces).
+    pub target: &'static Shape,
 }
 
 /// Encoding of an enum with an explicit `#[repr]`.

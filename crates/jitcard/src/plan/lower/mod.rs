@@ -17,26 +17,54 @@ use facet_core::{
 };
 
 use super::{
-    ArrayOp, DiscriminantRead, Elements, EnumOp, FallbackReason, FieldStep, IntKind, Iteration,
-    ListOp, MapOp, Node, NodeId, Op, OptionOp, Plan, PointerOp, ResultOp, SetOp, SliceOp,
-    StrAccess, VariantStep,
+    ArrayOp, DiscriminantRead, Elements, EnumOp, FallbackReason, FieldProxy, FieldStep, IntKind,
+    Iteration, ListOp, MapOp, Node, NodeId, Op, OptionOp, Plan, PointerOp, ResultOp, SetOp,
+    SliceOp, StrAccess, VariantStep,
 };
 use crate::Error;
+
+mod build;
+
+/// Which direction a plan is lowered for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Encode,
+    Decode,
+}
 
 /// Builds the encode plan of `root` and every shape reachable from it.
 ///
 /// Fails with [`Error::Unsupported`] (naming the field path) when a reachable
 /// shape has no postcard encoding.
 pub fn lower(root: &'static Shape) -> Result<Plan, Error> {
+    lower_in(root, Direction::Encode)
+}
+
+/// Builds the decode plan of `root`: the same wire rules as its encode plan,
+/// plus how each value is constructed ([`Node::build`](super::Node::build)).
+/// Parts the encoder delegates to facet-postcard are decoded natively when
+/// facet defines their wire form through a proxy (the proxy type is lowered
+/// and converted with facet's `convert_in`), and refused otherwise.
+///
+/// Fails with [`Error::Unsupported`] (naming the field path) when a
+/// reachable shape cannot be built from postcard bytes.
+pub fn lower_for_decode(root: &'static Shape) -> Result<Plan, Error> {
+    lower_in(root, Direction::Decode)
+}
+
+fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
     let mut lowerer = Lowerer {
         nodes: Vec::new(),
         by_type: HashMap::new(),
+        direction,
     };
     let root_id = lowerer.node_for(root, root.to_string())?;
     skip_wire_free_zero_sized_runs(&mut lowerer.nodes);
     let mut delegations = Vec::with_capacity(lowerer.nodes.len());
     for node in &lowerer.nodes {
         delegations.push(match node.op {
+            // Decode plans decode every part natively (proxies included).
+            Op::Fallback(_) if direction == Direction::Decode => None,
             Op::Fallback(_) => Some(super::delegated::inspect(node.shape).map_err(|reason| {
                 Error::Unsupported {
                     path: node.path.clone(),
@@ -52,8 +80,10 @@ pub fn lower(root: &'static Shape) -> Result<Plan, Error> {
         root: root_id,
         recursive: Vec::new(),
         delegations,
+        min_wire_sizes: Vec::new(),
     };
     plan.recursive = super::graph::cycle_breakers(&plan);
+    plan.min_wire_sizes = super::sizes::min_wire_sizes(&plan);
     Ok(plan)
 }
 
@@ -104,6 +134,7 @@ fn skip_wire_free_zero_sized_runs(nodes: &mut [Node]) {
 struct Lowerer {
     nodes: Vec<Node>,
     by_type: HashMap<TypeId, NodeId>,
+    direction: Direction,
 }
 
 /// A struct's or variant's fields, or the reason it must be delegated whole.
@@ -129,9 +160,14 @@ impl Lowerer {
             shape,
             path: path.clone(),
             op: Op::Nothing,
+            build: None,
         });
         self.by_type.insert(type_id, id);
         let op = self.op_for(shape, &path)?;
+        if self.direction == Direction::Decode {
+            let build = self.build_for(shape, &op, &path)?;
+            self.nodes[id.index()].build = Some(build);
+        }
         self.nodes[id.index()].op = op;
         Ok(id)
     }
@@ -235,10 +271,11 @@ impl Lowerer {
         let Some(discriminant) = discriminant_read(et.enum_repr) else {
             return Ok(Op::Fallback(FallbackReason::EnumWithoutIntegerRepr));
         };
+        let decoding = self.direction == Direction::Decode;
         if let Some(reason) = et
             .variants
             .iter()
-            .find_map(|v| fields_needing_fallback(v.data.fields))
+            .find_map(|v| fields_needing_fallback(v.data.fields, decoding))
         {
             return Ok(Op::Fallback(reason));
         }
@@ -296,21 +333,37 @@ impl Lowerer {
         }))
     }
 
-    /// Lowers the serialized fields, or says why the owner must fall back.
+    /// Lowers the fields on the wire (serialized ones when encoding, those
+    /// not skipped when deserializing when decoding, like serde), or says
+    /// why the owner must fall back. A decode plan reads a field with a
+    /// proxy as its proxy type, converted with facet's `convert_in`.
     fn fields(&mut self, fields: &'static [Field], path: &str) -> Result<FieldsOrFallback, Error> {
-        if let Some(reason) = fields_needing_fallback(fields) {
+        let decoding = self.direction == Direction::Decode;
+        if let Some(reason) = fields_needing_fallback(fields, decoding) {
             return Ok(Err(reason));
         }
         let mut steps = Vec::with_capacity(fields.len());
-        for field in fields
-            .iter()
-            .filter(|f| !f.should_skip_serializing_unconditional())
-        {
-            let node = self.node_for(field.shape(), format!("{path}.{}", field.name))?;
+        for field in fields.iter().filter(|f| {
+            if decoding {
+                !f.should_skip_deserializing()
+            } else {
+                !f.should_skip_serializing_unconditional()
+            }
+        }) {
+            let field_path = format!("{path}.{}", field.name);
+            let proxy = field.effective_proxy(Some("postcard")).filter(|_| decoding);
+            let node = match proxy {
+                Some(proxy) => self.node_for(proxy.shape, format!("{field_path}<proxy>"))?,
+                None => self.node_for(field.shape(), field_path)?,
+            };
             steps.push(FieldStep {
                 name: field.name,
                 offset: field.offset,
                 node,
+                proxy: proxy.map(|proxy| FieldProxy {
+                    convert_in: proxy.convert_in,
+                    target: field.shape(),
+                }),
             });
         }
         Ok(Ok(steps))
@@ -429,13 +482,18 @@ fn is_fieldless_zst(shape: &'static Shape) -> bool {
 /// `skip_serializing_if` is not one: positional binary formats ignore it
 /// (facet-postcard writes the field anyway, since a decoder could not know
 /// it was skipped), so the field is encoded like any other.
-fn fields_needing_fallback(fields: &'static [Field]) -> Option<FallbackReason> {
+fn fields_needing_fallback(fields: &'static [Field], decoding: bool) -> Option<FallbackReason> {
     fields.iter().find_map(|field| {
-        let attribute = if field.should_skip_serializing_unconditional() {
+        let skipped = if decoding {
+            field.should_skip_deserializing()
+        } else {
+            field.should_skip_serializing_unconditional()
+        };
+        let attribute = if skipped {
             return None;
         } else if field.flags.contains(FieldFlags::FLATTEN) {
             "flatten"
-        } else if field.has_any_proxy() {
+        } else if !decoding && field.has_any_proxy() {
             "proxy"
         } else if field.is_metadata() {
             "metadata"
