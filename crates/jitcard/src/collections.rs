@@ -36,9 +36,9 @@ pub(crate) unsafe fn for_each_iterated<T: IterItem>(
     mut each: impl FnMut(T::Item) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let walk = AssertUnwindSafe(|| {
-        // SAFETY: `init` belongs to the collection's vtable and `src` points
-        // at the collection (the caller's contract).
         let iter = IterGuard {
+            // SAFETY: `init` belongs to the collection's vtable and `src`
+            // points at the collection (the caller's contract).
             iter: unsafe { (iteration.init)(src) },
             dealloc: iteration.dealloc,
         };

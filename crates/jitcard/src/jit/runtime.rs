@@ -315,7 +315,7 @@ pub(crate) unsafe extern "C" fn encode_iterated(
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
     let node_ref = unsafe { &*(ctx_ref.node(node) as *const Node) };
     let src = PtrConst::new(data);
-    // SAFETY (both arms): `data` is a live value of the node's shape, whose
+    // SAFETY: (both arms) `data` is a live value of the node's shape, whose
     // vtable the op's functions come from; items are live entries of it and
     // the compiled functions were compiled for their nodes.
     let result = unsafe {

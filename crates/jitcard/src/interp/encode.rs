@@ -1,0 +1,426 @@
+//! The plan interpreter: runs a [`Plan`] against a value, through facet's
+//! vtables, appending postcard bytes to a `Vec<u8>`.
+//!
+//! It is the engine on hosts without a code generator and the reference
+//! semantics every other engine must reproduce byte for byte. It does no
+//! shape inspection of its own: every decision was made by the lowering.
+//!
+//! It also *locates* failures: [`locate`] re-runs an encode that failed on
+//! any engine while tracking where in the value it is (see [`super::path`]),
+//! so errors name the failing value's own path (`Mid.set[3]{value}`) rather
+//! than the first place its type appears in the plan. The tracking is a type
+//! parameter, so the ordinary run pays nothing for it.
+
+use core::ptr;
+
+use facet_core::PtrConst;
+
+use crate::Error;
+use crate::collections;
+use crate::fallback;
+use crate::plan::{
+    DiscriminantRead, Elements, EnumOp, FieldStep, IntKind, ListOp, MapOp, NodeId, Op, OptionOp,
+    Plan, ResultOp, SetOp, SliceOp, StrAccess, VariantStep,
+};
+use crate::stack;
+use crate::wire;
+
+use super::path::{InstancePath, NoPath, PathTracking, Step};
+
+/// Appends the encoding of the value at `src`, whose shape is the plan's root.
+///
+/// # Safety
+/// `src` must point at a live, initialized value of the plan root's shape
+/// (a wide pointer when that shape is unsized).
+pub(crate) unsafe fn encode(
+    plan: &Plan,
+    src: PtrConst,
+    out: &mut Vec<u8>,
+    max_depth: usize,
+) -> Result<(), Error> {
+    let mut run = Run::new(plan, out, max_depth, NoPath);
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { run.node(plan.root(), src) }
+}
+
+/// Re-encodes the value at `src` (into a scratch buffer) while tracking the
+/// path to the part being encoded, and returns the error the run fails
+/// with, reported at the failing value's own path; `None` if it succeeds.
+///
+/// # Safety
+/// As [`encode`].
+pub(crate) unsafe fn locate(plan: &Plan, src: PtrConst, max_depth: usize) -> Option<Error> {
+    let mut scratch = Vec::new();
+    let mut run = Run::new(plan, &mut scratch, max_depth, InstancePath::default());
+    // SAFETY: forwarded from the caller's contract.
+    let error = unsafe { run.node(plan.root(), src) }.err()?;
+    let root = &plan.node(plan.root()).path;
+    Some(error.at_path(run.path.render(root)))
+}
+
+/// One encode: the output, the stack and depth budget, and the path.
+struct Run<'p, 'o, P: PathTracking> {
+    plan: &'p Plan,
+    out: &'o mut Vec<u8>,
+    /// How many more recursive nodes may be entered.
+    depth_left: usize,
+    max_depth: usize,
+    /// See [`stack`]: below this address the run moves to a new segment.
+    stack_limit: usize,
+    path: P,
+}
+
+impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
+    fn new(plan: &'p Plan, out: &'o mut Vec<u8>, max_depth: usize, path: P) -> Self {
+        Run {
+            plan,
+            out,
+            depth_left: max_depth,
+            max_depth,
+            stack_limit: stack::current_limit(),
+            path,
+        }
+    }
+
+    /// Encodes the value at `src` of node `id`, on a new stack segment if
+    /// this one runs low, counting depth at recursive nodes.
+    ///
+    /// Every function on the recursion path (this one, [`op`](Self::op),
+    /// the per-kind methods it dispatches to, [`part`](Self::part)) is kept
+    /// small, since a value nesting `n` levels deep stacks `n` of each.
+    ///
+    /// # Safety
+    /// `src` points at a live value of `plan.node(id).shape`.
+    unsafe fn node(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
+        if stack::stack_pointer() < self.stack_limit {
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { self.node_on_new_segment(id, src) };
+        }
+        if !self.plan.is_recursive(id) {
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { self.op(id, src) };
+        }
+        if self.depth_left == 0 {
+            return Err(self.plan.node(id).too_deep(self.max_depth));
+        }
+        self.depth_left -= 1;
+        // SAFETY: forwarded from this function's contract.
+        let result = unsafe { self.op(id, src) };
+        self.depth_left += 1;
+        result
+    }
+
+    /// [`node`](Self::node), continued on a fresh stack segment.
+    ///
+    /// # Safety
+    /// As [`node`](Self::node).
+    #[cold]
+    #[inline(never)]
+    unsafe fn node_on_new_segment(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
+        stack::on_new_segment(|limit| {
+            let outer = core::mem::replace(&mut self.stack_limit, limit);
+            // SAFETY: forwarded from this function's contract.
+            let result = unsafe { self.node(id, src) };
+            self.stack_limit = outer;
+            result
+        })
+    }
+
+    /// [`node`](Self::node) of a part of the current value, one step away.
+    ///
+    /// # Safety
+    /// As [`node`](Self::node).
+    unsafe fn part(&mut self, step: Step, id: NodeId, src: PtrConst) -> Result<(), Error> {
+        self.path.enter(step);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.node(id, src) }?;
+        self.path.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    /// `src` points at a live value of `plan.node(id).shape`.
+    unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
+        let plan = self.plan;
+        // SAFETY: (every arm) `src` points at a value of the node's
+        // shape, and the lowering chose its op from that shape, so each
+        // read has the type and offset facet reported, and each vtable
+        // function belongs to that shape.
+        unsafe {
+            match &plan.node(id).op {
+                Op::Fields(fields) => self.fields(fields, src),
+                Op::Enum(op) => self.enum_(id, op, src),
+                Op::Option(op) => self.option(op, src),
+                Op::Result(op) => self.result(op, src),
+                Op::Pointer(op) => self.part(Step::Pointee, op.pointee, (op.borrow)(src)),
+                Op::List(op) => self.list(id, op, src),
+                Op::Slice(op) => self.slice(op, src),
+                Op::Array(op) => self.run(&op.elements, src.raw_ptr(), op.len),
+                Op::Set(op) => self.set(id, op, src),
+                Op::Map(op) => self.map(id, op, src),
+                Op::Fallback(_) => fallback::encode(plan, id, src, self.out),
+                scalar => {
+                    write_scalar(scalar, src, self.out);
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// `src` points at a live slice of `op`'s vtable (a wide pointer).
+    unsafe fn slice(&mut self, op: &SliceOp, src: PtrConst) -> Result<(), Error> {
+        // SAFETY: the vtable belongs to the slice at `src`; `as_ptr` points
+        // at its `len` elements.
+        unsafe {
+            let len = (op.vtable.len)(src);
+            wire::write_varint_u64(self.out, len as u64);
+            self.run(&op.elements, (op.vtable.as_ptr)(src).raw_ptr(), len)
+        }
+    }
+
+    /// # Safety
+    /// `src` points at a live struct whose fields these are.
+    unsafe fn fields(&mut self, fields: &[FieldStep], src: PtrConst) -> Result<(), Error> {
+        for field in fields {
+            // SAFETY: the field lies at its offset inside the live struct.
+            unsafe { self.part(Step::Field(field.name), field.node, src.field(field.offset))? };
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    /// `src` points at a live enum of node `id`, whose op is `op`.
+    unsafe fn enum_(&mut self, id: NodeId, op: &EnumOp, src: PtrConst) -> Result<(), Error> {
+        let at = src.raw_ptr();
+        // SAFETY: the discriminant is stored at offset 0 as `op` says.
+        let Some(variant) = (unsafe { active_variant(op, at) }) else {
+            // SAFETY: as above.
+            let discriminant = unsafe { read_discriminant(op.discriminant, at) };
+            return Err(self.plan.node(id).invalid_discriminant(discriminant));
+        };
+        wire::write_varint_u64(self.out, u64::from(variant.index));
+        self.path.enter(Step::Variant(variant.name));
+        // SAFETY: the active variant's fields are live.
+        unsafe { self.fields(&variant.fields, src)? };
+        self.path.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    /// `src` points at a live option of `op`'s vtable.
+    unsafe fn option(&mut self, op: &OptionOp, src: PtrConst) -> Result<(), Error> {
+        // `get_value` returns null for `None` (facet's documented contract),
+        // so one call decides presence and address.
+        // SAFETY: the vtable belongs to the option at `src`.
+        let value = unsafe { (op.vtable.get_value)(src) };
+        if value.is_null() {
+            self.out.push(0);
+            return Ok(());
+        }
+        self.out.push(1);
+        // SAFETY: a non-null `get_value` points at the live `Some` value.
+        unsafe { self.part(Step::Some, op.some, PtrConst::new(value)) }
+    }
+
+    /// # Safety
+    /// `src` points at a live result of `op`'s vtable.
+    unsafe fn result(&mut self, op: &ResultOp, src: PtrConst) -> Result<(), Error> {
+        // SAFETY: the vtable belongs to the result at `src`, and `get_ok` /
+        // `get_err` are only called on the variant `is_ok` reported.
+        unsafe {
+            if (op.vtable.is_ok)(src) {
+                self.out.push(0);
+                let ok = PtrConst::new((op.vtable.get_ok)(src));
+                self.part(Step::Ok, op.ok, ok)
+            } else {
+                self.out.push(1);
+                let err = PtrConst::new((op.vtable.get_err)(src));
+                self.part(Step::Err, op.err, err)
+            }
+        }
+    }
+
+    /// # Safety
+    /// `src` points at a live list of node `id`, whose op is `op`.
+    unsafe fn list(&mut self, id: NodeId, op: &ListOp, src: PtrConst) -> Result<(), Error> {
+        // SAFETY: the vtable belongs to the list at `src`; `as_ptr` points at
+        // `len` contiguous elements.
+        unsafe {
+            let len = (op.vtable.len)(src);
+            wire::write_varint_u64(self.out, len as u64);
+            if let Some(as_ptr) = op.vtable.as_ptr {
+                return self.run(&op.elements, as_ptr(src).raw_ptr(), len);
+            }
+            let mut index = 0;
+            collections::for_each_indexed(self.plan.node(id), op, len, src, |element| {
+                self.part(Step::Index(index), op.elements.node, element)?;
+                index += 1;
+                Ok(())
+            })
+        }
+    }
+
+    /// # Safety
+    /// `src` points at a live set of node `id`, whose op is `op`.
+    unsafe fn set(&mut self, id: NodeId, op: &SetOp, src: PtrConst) -> Result<(), Error> {
+        // SAFETY: the set's functions belong to the set at `src`; items are
+        // its live elements.
+        unsafe {
+            let len = (op.len)(src);
+            wire::write_varint_u64(self.out, len as u64);
+            let mut index = 0;
+            collections::for_each_iterated(self.plan.node(id), len, &op.iter, src, |element| {
+                self.part(Step::Index(index), op.element, element)?;
+                index += 1;
+                Ok(())
+            })
+        }
+    }
+
+    /// # Safety
+    /// `src` points at a live map of node `id`, whose op is `op`.
+    unsafe fn map(&mut self, id: NodeId, op: &MapOp, src: PtrConst) -> Result<(), Error> {
+        // SAFETY: the map's functions belong to the map at `src`; items are
+        // its live entries.
+        unsafe {
+            let len = (op.len)(src);
+            wire::write_varint_u64(self.out, len as u64);
+            let mut index = 0;
+            let node = self.plan.node(id);
+            collections::for_each_iterated(node, len, &op.iter, src, |(key, value)| {
+                self.part(Step::Key(index), op.key, key)?;
+                self.part(Step::Value(index), op.value, value)?;
+                index += 1;
+                Ok(())
+            })
+        }
+    }
+
+    /// Encodes `len` elements laid out `elements.stride` bytes apart from `data`.
+    ///
+    /// # Safety
+    /// `data` points at `len` live elements of the element node's shape.
+    unsafe fn run(
+        &mut self,
+        elements: &Elements,
+        data: *const u8,
+        len: usize,
+    ) -> Result<(), Error> {
+        if len == 0 {
+            return Ok(());
+        }
+        if elements.memory_is_wire {
+            // SAFETY: the run is `len` initialized elements of `stride` bytes
+            // each, and for these element types the bytes are the wire bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(data, len * elements.stride) };
+            self.out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        for index in 0..len {
+            // SAFETY: `index < len`, so the element lies inside the run.
+            let element = PtrConst::new(unsafe { data.add(index * elements.stride) });
+            // SAFETY: the element is a live value of the element node's shape.
+            unsafe { self.part(Step::Index(index), elements.node, element)? };
+        }
+        Ok(())
+    }
+}
+
+/// Writes a scalar (or nothing, for [`Op::Nothing`]).
+///
+/// # Safety
+/// `src` points at a live value of the scalar kind `op` names. Reads are
+/// unaligned, so no alignment assumption is made.
+unsafe fn write_scalar(op: &Op, src: PtrConst, out: &mut Vec<u8>) {
+    let at = src.raw_ptr();
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        match op {
+            Op::Bool | Op::Byte => out.push(*at),
+            Op::Int(kind) => write_int(*kind, at, out),
+            Op::F32 => wire::write_f32(out, ptr::read_unaligned(at.cast::<f32>())),
+            Op::F64 => wire::write_f64(out, ptr::read_unaligned(at.cast::<f64>())),
+            Op::Char => wire::write_char(out, ptr::read_unaligned(at.cast::<char>())),
+            Op::Str(access) => wire::write_bytes(out, str_bytes(*access, src)),
+            _ => {}
+        }
+    }
+}
+
+/// # Safety
+/// `at` points at an integer of the given kind.
+unsafe fn write_int(kind: IntKind, at: *const u8, out: &mut Vec<u8>) {
+    // SAFETY: the caller guarantees an integer of `kind` lives at `at`.
+    unsafe {
+        match kind {
+            IntKind::U16 => {
+                wire::write_varint_u64(out, ptr::read_unaligned(at.cast::<u16>()).into())
+            }
+            IntKind::U32 => {
+                wire::write_varint_u64(out, ptr::read_unaligned(at.cast::<u32>()).into())
+            }
+            IntKind::U64 => wire::write_varint_u64(out, ptr::read_unaligned(at.cast::<u64>())),
+            IntKind::U128 => wire::write_varint_u128(out, ptr::read_unaligned(at.cast::<u128>())),
+            IntKind::I16 => {
+                wire::write_varint_i64(out, ptr::read_unaligned(at.cast::<i16>()).into())
+            }
+            IntKind::I32 => {
+                wire::write_varint_i64(out, ptr::read_unaligned(at.cast::<i32>()).into())
+            }
+            IntKind::I64 => wire::write_varint_i64(out, ptr::read_unaligned(at.cast::<i64>())),
+            IntKind::I128 => wire::write_varint_i128(out, ptr::read_unaligned(at.cast::<i128>())),
+        }
+    }
+}
+
+/// # Safety
+/// `src` points at a string of the given access kind (wide for `Unsized`).
+unsafe fn str_bytes<'a>(access: StrAccess, src: PtrConst) -> &'a [u8] {
+    // SAFETY: the lowering picked `access` from the shape's type id / layout.
+    unsafe {
+        match access {
+            StrAccess::String => src.get::<String>().as_bytes(),
+            StrAccess::StrRef => src.get::<&str>().as_bytes(),
+            StrAccess::Unsized => {
+                debug_assert!(
+                    src.is_wide(),
+                    "an unsized str is always reached through a wide pointer"
+                );
+                src.get::<str>().as_bytes()
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `at` points at an enum whose discriminant is stored as `read` at offset 0.
+unsafe fn read_discriminant(read: DiscriminantRead, at: *const u8) -> i64 {
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        match read {
+            DiscriminantRead::U8 => i64::from(*at),
+            DiscriminantRead::U16 => i64::from(ptr::read_unaligned(at.cast::<u16>())),
+            DiscriminantRead::U32 => i64::from(ptr::read_unaligned(at.cast::<u32>())),
+            DiscriminantRead::U64 => ptr::read_unaligned(at.cast::<u64>()) as i64,
+            DiscriminantRead::I8 => i64::from(ptr::read_unaligned(at.cast::<i8>())),
+            DiscriminantRead::I16 => i64::from(ptr::read_unaligned(at.cast::<i16>())),
+            DiscriminantRead::I32 => i64::from(ptr::read_unaligned(at.cast::<i32>())),
+            DiscriminantRead::I64 => ptr::read_unaligned(at.cast::<i64>()),
+        }
+    }
+}
+
+/// # Safety
+/// `at` points at a value of the enum `op` was lowered from.
+unsafe fn active_variant(op: &EnumOp, at: *const u8) -> Option<&VariantStep> {
+    // SAFETY: forwarded from the caller's contract.
+    let discriminant = unsafe { read_discriminant(op.discriminant, at) };
+    if op.dense {
+        usize::try_from(discriminant)
+            .ok()
+            .and_then(|index| op.variants.get(index))
+    } else {
+        op.variants.iter().find(|v| v.discriminant == discriminant)
+    }
+}
