@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use facet::Facet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A cheap deterministic mixer (splitmix64 finalizer) so constructors need no
 /// RNG dependency and produce the same values on every run.
@@ -28,7 +28,7 @@ fn bytes(seed: u64, len: usize) -> Vec<u8> {
 
 /// The "gnarly" RPC payload: a directory listing with nested vectors,
 /// options, strings, byte chunks and a data-carrying enum.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct GnarlyPayload {
     pub revision: u64,
     pub mount: String,
@@ -38,7 +38,7 @@ pub struct GnarlyPayload {
 }
 
 /// One entry of a [`GnarlyPayload`].
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct GnarlyEntry {
     pub id: u64,
     pub parent: Option<u64>,
@@ -50,14 +50,14 @@ pub struct GnarlyEntry {
 }
 
 /// A key/value attribute of a [`GnarlyEntry`].
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct GnarlyAttr {
     pub key: String,
     pub value: String,
 }
 
 /// What a [`GnarlyEntry`] is.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[repr(u8)]
 pub enum GnarlyKind {
     File {
@@ -138,7 +138,7 @@ impl GnarlyPayload {
 // ------------------------------------------------------------------ wide ---
 
 /// A flat struct of 64 scalar fields: 16 × u32, 16 × i64, 16 × bool, 16 × u8.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct WideStruct {
     pub u0: u32,
     pub u1: u32,
@@ -282,7 +282,7 @@ impl WideStruct {
 
 /// An enum of 16 variants with diverse payloads, and non-default discriminants
 /// on a few of them (the wire tag is still the declaration index).
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[repr(u16)]
 pub enum ManyVariants {
     Empty,
@@ -343,7 +343,7 @@ impl ManyVariants {
 // ------------------------------------------------------------------ tree ---
 
 /// A binary tree of boxed nodes.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Tree {
     pub value: i64,
     pub left: Option<Box<Tree>>,
@@ -368,7 +368,7 @@ impl Tree {
 // --------------------------------------------------------------- numeric ---
 
 /// Sample buffers: long runs of floats and bools.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct NumericBuffer {
     pub sample_rate: u32,
     pub channels: u16,
@@ -397,7 +397,7 @@ impl NumericBuffer {
 // ---------------------------------------------------------- option heavy ---
 
 /// A struct of 20 optional fields over integers, strings and boxes.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct OptionHeavy {
     pub a: Option<u8>,
     pub b: Option<u16>,
@@ -467,7 +467,7 @@ impl OptionHeavy {
 // --------------------------------------------------------- pointer heavy ---
 
 /// Smart pointers of every kind, sized and unsized pointees.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct PointerHeavy {
     pub boxed: Box<u64>,
     pub boxed_attr: Box<GnarlyAttr>,
@@ -525,7 +525,7 @@ impl PointerHeavy {
 
 /// Two fields of the same type: nested, the shape of the compile-cost
 /// stress test (`NestedPair` is 16 levels deep, one 64 KiB struct of `u8`).
-#[derive(Facet, Serialize, Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pair<T> {
     pub a: T,
     pub b: T,
@@ -560,7 +560,7 @@ pub fn nested_pair(seed: u64) -> Box<NestedPair> {
 // ------------------------------------------------------------- message ---
 
 /// A small RPC message, the one-shot `to_vec` of the thread-scaling table.
-#[derive(Facet, Serialize, Debug, Clone, PartialEq)]
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: u64,
     pub name: String,

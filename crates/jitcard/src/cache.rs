@@ -45,6 +45,7 @@ pub(crate) struct TypeEntry {
     id: TypeId,
     shape: &'static Shape,
     plan: OnceLock<Result<Plan, Error>>,
+    decode_plan: OnceLock<Result<Plan, Error>>,
     #[cfg(feature = "jit")]
     encoders: [OnceLock<Result<crate::jit::CompiledEncoder, Error>>; crate::VtableCalls::COUNT],
     /// The plan and what the default-engine API runs it on: one load on
@@ -78,6 +79,19 @@ impl TypeEntry {
     pub(crate) fn plan(&'static self) -> Result<&'static Plan, Error> {
         let lowered = self.plan.get_or_init(|| {
             crate::stack::with_room(crate::stack::BUILD_ROOM, || plan::lower(self.shape))
+        });
+        match lowered {
+            Ok(plan) => Ok(plan),
+            Err(error) => Err(error.clone()),
+        }
+    }
+
+    /// The decode plan of the type, lowered on first request.
+    pub(crate) fn decode_plan(&'static self) -> Result<&'static Plan, Error> {
+        let lowered = self.decode_plan.get_or_init(|| {
+            crate::stack::with_room(crate::stack::BUILD_ROOM, || {
+                plan::lower_for_decode(self.shape)
+            })
         });
         match lowered {
             Ok(plan) => Ok(plan),
@@ -271,6 +285,7 @@ fn insert(shape: &'static Shape) -> &'static TypeEntry {
                 id,
                 shape,
                 plan: OnceLock::new(),
+                decode_plan: OnceLock::new(),
                 #[cfg(feature = "jit")]
                 encoders: Default::default(),
                 default: OnceLock::new(),

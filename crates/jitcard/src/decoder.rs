@@ -1,0 +1,183 @@
+//! Decoding: postcard bytes → values of a facet type. The [`Decoder`] of a
+//! type, the one-shot [`from_bytes`] / [`take_from_bytes`], and the
+//! [`DecodeLimits`] that bound what hostile input can cost.
+//!
+//! A byte string is accepted exactly when `postcard::from_bytes` (serde
+//! derives) accepts it, with an equal value, up to the documented limits.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+
+use facet::Facet;
+use facet_core::PtrUninit;
+
+use crate::plan::Plan;
+use crate::{Engine, Error, cache, interp};
+
+/// Bounds on what one decode may spend on hostile input. The defaults are
+/// safe on any thread (the decoder grows its stack on demand) and far above
+/// what ordinary data needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// How many times recursive types may nest (a linked list of `n`
+    /// elements nests `n` times); deeper input fails with
+    /// [`InvalidKind::TooDeep`](crate::InvalidKind::TooDeep). Default 1024.
+    pub max_depth: usize,
+    /// How many elements that take no wire bytes (`()`, `[u8; 0]`, structs
+    /// whose fields are all skipped, ...) one decode may produce in all,
+    /// since their count alone does not have to fit in the input; more fail
+    /// with [`InvalidKind::TooManyZeroSized`](crate::InvalidKind::TooManyZeroSized).
+    /// Default 2^24 (facet's own cap).
+    pub max_zero_sized_elements: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_depth: 1024,
+            max_zero_sized_elements: 1 << 24,
+        }
+    }
+}
+
+/// A postcard decoder for values of type `T`, built once and reused.
+///
+/// Building one lowers the decode plan of `T` (cached for the life of the
+/// process, lifetimes ignored). Decoders are `Copy`-cheap to clone and can
+/// be shared between threads.
+pub struct Decoder<T> {
+    plan: &'static Plan,
+    engine: Engine,
+    limits: DecodeLimits,
+    _decodes: PhantomData<fn() -> T>,
+}
+
+impl<'de, T: Facet<'de>> Decoder<T> {
+    /// Builds the decoder of `T` for `engine`.
+    ///
+    /// Fails with [`Error::Unsupported`], naming the field path, when part
+    /// of `T` cannot be built from postcard bytes (`&u32`, a part whose wire
+    /// form only facet-postcard defines), and with
+    /// [`Error::EngineUnavailable`] for engines that cannot decode yet (the
+    /// JIT decodes in a later version: use [`Engine::Interpreter`]).
+    pub fn new(engine: Engine) -> Result<Self, Error> {
+        let plan = cache::entry(T::SHAPE).decode_plan()?;
+        engine.check_available()?;
+        if let Engine::Jit { .. } = engine {
+            return Err(Error::EngineUnavailable {
+                engine: engine.name(),
+                reason: "the JIT does not decode yet; use Engine::Interpreter".to_string(),
+            });
+        }
+        Ok(Decoder {
+            plan,
+            engine,
+            limits: DecodeLimits::default(),
+            _decodes: PhantomData,
+        })
+    }
+
+    /// The same decoder with other limits.
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Decodes a `T` from the start of `bytes`, ignoring any bytes after it
+    /// (as `postcard::from_bytes` does).
+    pub fn decode(&self, bytes: &'de [u8]) -> Result<T, Error> {
+        self.take(bytes).map(|(value, _)| value)
+    }
+
+    /// Decodes a `T` from the start of `bytes` and returns it with the bytes
+    /// after it (as `postcard::take_from_bytes` does).
+    pub fn take(&self, bytes: &'de [u8]) -> Result<(T, &'de [u8]), Error> {
+        // SAFETY: the plan was lowered from `T::SHAPE`, whose values `slot`
+        // holds; on `Ok` the decoder initialized it. Values borrowing from
+        // the input borrow `bytes` for `'de`, which `T: Facet<'de>` ties to
+        // every lifetime `T` has (facet's derive requires it).
+        unsafe { take_with(self.plan, bytes, self.limits) }
+    }
+
+    /// The decode plan this decoder runs (printable with `{}`).
+    pub fn plan(&self) -> &Plan {
+        self.plan
+    }
+
+    /// The engine this decoder runs on.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Its limits.
+    pub fn limits(&self) -> DecodeLimits {
+        self.limits
+    }
+}
+
+impl<T> Clone for Decoder<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Decoder<T> {}
+
+impl<T> fmt::Debug for Decoder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("engine", &self.engine)
+            .field("root", &self.plan.node(self.plan.root()).shape.to_string())
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// Decodes a `T` from the start of `bytes` with the default engine and
+/// limits, ignoring any bytes after it (as `postcard::from_bytes` does).
+pub fn from_bytes<'de, T: Facet<'de>>(bytes: &'de [u8]) -> Result<T, Error> {
+    take_from_bytes(bytes).map(|(value, _)| value)
+}
+
+/// Decodes a `T` from the start of `bytes` with the default engine and
+/// limits, and returns it with the bytes after it (as
+/// `postcard::take_from_bytes` does).
+pub fn take_from_bytes<'de, T: Facet<'de>>(bytes: &'de [u8]) -> Result<(T, &'de [u8]), Error> {
+    let plan = cache::entry(T::SHAPE).decode_plan()?;
+    // SAFETY: as in `Decoder::take`.
+    unsafe { take_with(plan, bytes, DecodeLimits::default()) }
+}
+
+/// # Safety
+/// `plan` is the decode plan of `T`'s shape.
+unsafe fn take_with<'de, T: Facet<'de>>(
+    plan: &Plan,
+    bytes: &'de [u8],
+    limits: DecodeLimits,
+) -> Result<(T, &'de [u8]), Error> {
+    let mut slot = MaybeUninit::<T>::uninit();
+    // SAFETY: `slot` is valid for writes of `T`, the plan's root shape.
+    let decoded =
+        unsafe { interp::decode::decode(plan, bytes, PtrUninit::new(slot.as_mut_ptr()), limits) };
+    match decoded {
+        // SAFETY: the decode initialized `slot` with a `T`.
+        Ok(used) => Ok((unsafe { slot.assume_init() }, &bytes[used..])),
+        Err(error) => Err(locate(plan, bytes, limits, error)),
+    }
+}
+
+/// A decode error reported at the failing part's own path, found by
+/// decoding the same bytes again with path tracking (kept as it was if the
+/// second decode disagrees).
+#[cold]
+#[inline(never)]
+fn locate(plan: &Plan, bytes: &[u8], limits: DecodeLimits, error: Error) -> Error {
+    if !matches!(error, Error::Invalid { .. } | Error::Panicked { .. }) {
+        return error;
+    }
+    match interp::decode::locate(plan, bytes, limits) {
+        Some(located) if located == error.clone().at_path(located.path().to_string()) => located,
+        _ => error,
+    }
+}

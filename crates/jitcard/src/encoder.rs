@@ -1,0 +1,270 @@
+//! Encoding: values of a facet type → postcard bytes. The [`Encoder`] of a
+//! type, the one-shot [`to_vec`] / [`to_extend`], and what they share: run
+//! the chosen engine, and on failure leave the buffer as it was and report
+//! the failing value's own path.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use facet::Facet;
+use facet_core::PtrConst;
+
+#[cfg(feature = "jit")]
+use crate::jit;
+use crate::plan::{self, Plan};
+use crate::{CompileReport, Coverage, DEFAULT_MAX_DEPTH, Engine, Error, RunsOn, cache, interp};
+
+/// What runs a plan: a copyable handle to process-lifetime data, so
+/// encoders and one-shot calls never touch a reference count.
+#[derive(Clone, Copy)]
+pub(crate) enum Runner {
+    Interpreter,
+    #[cfg(feature = "jit")]
+    Jit(&'static jit::CompiledEncoder),
+}
+
+/// A postcard encoder for values of type `T`, built once and reused.
+///
+/// Building one lowers the plan of `T` and, for [`Engine::Jit`], compiles
+/// it; both are cached for the life of the process (once per type and mode,
+/// lifetimes ignored: `Msg<'a>` and `Msg<'b>` share them), so building
+/// another encoder of the same type is a lock-free lookup. Encoders are
+/// `Copy`-cheap to clone and can be shared between threads.
+pub struct Encoder<T: ?Sized> {
+    plan: &'static Plan,
+    engine: Engine,
+    runner: Runner,
+    max_depth: usize,
+    _encodes: PhantomData<fn(&T)>,
+}
+
+impl<'a, T: Facet<'a> + ?Sized> Encoder<T> {
+    /// Builds the encoder of `T` for `engine`.
+    ///
+    /// Fails with [`Error::Unsupported`], naming the field path, when `T`
+    /// contains something postcard has no encoding for, and with
+    /// [`Error::EngineUnavailable`] (saying why) when `engine` cannot run
+    /// here, e.g. the JIT on a host that forbids executable memory.
+    pub fn new(engine: Engine) -> Result<Self, Error> {
+        let entry = cache::entry(T::SHAPE);
+        let plan = entry.plan()?;
+        engine.check_available()?;
+        let runner = match engine {
+            Engine::Interpreter => Runner::Interpreter,
+            #[cfg(feature = "jit")]
+            Engine::Jit { vtable_calls } => Runner::Jit(entry.encoder(vtable_calls)?),
+            #[cfg(not(feature = "jit"))]
+            Engine::Jit { .. } => unreachable!("check_available refuses the JIT without `jit`"),
+        };
+        Ok(Encoder {
+            plan,
+            engine,
+            runner,
+            max_depth: DEFAULT_MAX_DEPTH,
+            _encodes: PhantomData,
+        })
+    }
+
+    /// Like [`new`](Self::new), but fails with [`Error::NotCompiled`] if any
+    /// part of `T` would not run on `engine` itself (delegated to
+    /// facet-postcard): for tests and benchmarks that must measure the engine.
+    pub fn strict(engine: Engine) -> Result<Self, Error> {
+        let encoder = Self::new(engine)?;
+        if let Some((node, reason)) = encoder.plan.fallbacks().next() {
+            return Err(Error::NotCompiled {
+                path: node.path.clone(),
+                type_name: node.shape.to_string(),
+                reason: format!("delegated to facet-postcard: {reason}"),
+            });
+        }
+        Ok(encoder)
+    }
+
+    /// The same encoder, failing with [`Error::TooDeep`] on values in which
+    /// recursive types nest more than `max_depth` times (default
+    /// [`DEFAULT_MAX_DEPTH`]). Any depth within the limit encodes on any
+    /// thread: the stack grows on demand.
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// Appends the postcard encoding of `value` to `out`.
+    ///
+    /// On error `out` is left as it was (no partial encoding is kept), and
+    /// the error names the path of the failing value itself, e.g.
+    /// `Mid.set[3]{value}`.
+    pub fn encode(&self, value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
+        // SAFETY: the pointer is to `value`, a live `T`, and the plan and
+        // runner were built from `T::SHAPE`.
+        unsafe {
+            encode_with(
+                self.plan,
+                self.runner,
+                PtrConst::new(value as *const T),
+                out,
+                self.max_depth,
+            )
+        }
+    }
+
+    /// Returns the postcard encoding of `value` in a new vector.
+    pub fn to_vec(&self, value: &T) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.encode(value, &mut out)?;
+        Ok(out)
+    }
+
+    /// The plan this encoder runs (printable with `{}`).
+    pub fn plan(&self) -> &Plan {
+        self.plan
+    }
+
+    /// The engine this encoder runs on.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The depth limit (see [`with_max_depth`](Self::with_max_depth)).
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// What encodes each part (plan node) of `T`: the engine, or
+    /// facet-postcard for delegated parts.
+    pub fn coverage(&self) -> Vec<Coverage> {
+        self.plan
+            .nodes()
+            .iter()
+            .map(|node| Coverage {
+                path: node.path.clone(),
+                type_name: node.shape.to_string(),
+                runs_on: match &node.op {
+                    plan::Op::Fallback(reason) => RunsOn::FacetPostcard(reason.clone()),
+                    _ => RunsOn::Engine(self.engine),
+                },
+            })
+            .collect()
+    }
+
+    /// Machine-code size and compile time of [`Engine::Jit`] encoders (of
+    /// the first and only compilation of this type and mode; lowering not
+    /// included).
+    pub fn compile_report(&self) -> Option<CompileReport> {
+        match self.runner {
+            Runner::Interpreter => None,
+            #[cfg(feature = "jit")]
+            Runner::Jit(compiled) => Some(CompileReport {
+                code_size: compiled.code_size,
+                compile_time: compiled.compile_time,
+            }),
+        }
+    }
+}
+
+impl<T: ?Sized> Clone for Encoder<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for Encoder<T> {}
+
+impl<T: ?Sized> fmt::Debug for Encoder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encoder")
+            .field("engine", &self.engine)
+            .field("root", &self.plan.node(self.plan.root()).shape.to_string())
+            .field("max_depth", &self.max_depth)
+            .finish()
+    }
+}
+
+/// Encodes `value` to postcard bytes with the host's default engine.
+///
+/// The first call for a type builds its encoder; later calls (from any
+/// thread) find it without taking a lock.
+pub fn to_vec<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    to_extend(value, Vec::new())
+}
+
+/// Appends the postcard encoding of `value` to `out` and returns it, with the
+/// host's default engine. On error the bytes already in `out` are dropped with it.
+pub fn to_extend<'a, T: Facet<'a> + ?Sized>(value: &T, mut out: Vec<u8>) -> Result<Vec<u8>, Error> {
+    let (plan, runner) = cache::default_runner(T::SHAPE)?;
+    // SAFETY: the pointer is to `value`, a live `T`, and the plan and runner
+    // were built from `T::SHAPE`.
+    unsafe {
+        encode_with(
+            plan,
+            runner,
+            PtrConst::new(value as *const T),
+            &mut out,
+            DEFAULT_MAX_DEPTH,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Appends the encoding of the value at `src` with `runner`; on failure
+/// leaves `out` as it was and reports the error at the failing value's path.
+///
+/// # Safety
+/// `src` points at a live value of the plan root's shape; `runner` was
+/// built from `plan`.
+#[inline]
+unsafe fn encode_with(
+    plan: &'static Plan,
+    runner: Runner,
+    src: PtrConst,
+    out: &mut Vec<u8>,
+    max_depth: usize,
+) -> Result<(), Error> {
+    let start = out.len();
+    // SAFETY: forwarded from the caller's contract.
+    let result = unsafe {
+        match runner {
+            Runner::Interpreter => interp::encode::encode(plan, src, out, max_depth),
+            #[cfg(feature = "jit")]
+            Runner::Jit(compiled) => compiled.encode(plan, src, out, max_depth),
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            out.truncate(start);
+            // SAFETY: forwarded from the caller's contract.
+            Err(unsafe { locate(plan, src, max_depth, error) })
+        }
+    }
+}
+
+/// Engines report a failure at its node's first path (the first place its
+/// type appears). For failures that depend on the value, re-walk the value
+/// with the path-tracking interpreter to name the failing value itself;
+/// keep the original if the re-walk disagrees (e.g. a collection that
+/// behaves differently the second time).
+///
+/// # Safety
+/// As [`encode_with`].
+#[cold]
+#[inline(never)]
+unsafe fn locate(plan: &Plan, src: PtrConst, max_depth: usize, error: Error) -> Error {
+    let value_dependent = matches!(
+        error,
+        Error::InvalidDiscriminant { .. }
+            | Error::LengthMismatch { .. }
+            | Error::Panicked { .. }
+            | Error::Fallback { .. }
+    );
+    if !value_dependent {
+        return error;
+    }
+    // SAFETY: forwarded from the caller's contract.
+    match unsafe { interp::encode::locate(plan, src, max_depth) } {
+        Some(located) if core::mem::discriminant(&located) == core::mem::discriminant(&error) => {
+            located
+        }
+        _ => error,
+    }
+}
