@@ -499,6 +499,9 @@ mod serde_big_u16 {
 #[test]
 fn wire_huge_arrays_inside_structs() {
     // Built on the heap: 1.1 MiB does not fit a test thread's stack.
+    // SAFETY: zeroed memory is a valid `BigArrays` except for its `String`,
+    // which is written before the box is made (and no null check is needed
+    // for a test: allocation failure aborts the test).
     let mut value: Box<BigArrays> = unsafe {
         let layout = std::alloc::Layout::new::<BigArrays>();
         let p = std::alloc::alloc_zeroed(layout) as *mut BigArrays;

@@ -1,0 +1,36 @@
+//! Decoding: round trips of every workload, and agreement with postcard.
+
+use std::fmt::Debug;
+
+use facet::Facet;
+use jitcard::{Decoder, Engine};
+use jitcard_bench::workloads::{
+    GnarlyPayload, ManyVariants, Message, NumericBuffer, OptionHeavy, PointerHeavy, Tree,
+    WideStruct, nested_pair,
+};
+use serde::Serialize;
+
+fn round_trip<T>(value: &T)
+where
+    T: for<'a> Facet<'a> + Serialize + PartialEq + Debug,
+{
+    let bytes = postcard::to_allocvec(value).unwrap();
+    let decoded: T = Decoder::<T>::new(Engine::Interpreter)
+        .unwrap()
+        .decode(&bytes)
+        .unwrap_or_else(|e| panic!("{}: {e}", std::any::type_name::<T>()));
+    assert_eq!(&decoded, value);
+}
+
+#[test]
+fn every_workload_round_trips() {
+    round_trip(&GnarlyPayload::new(16, 7));
+    round_trip(&WideStruct::new(7));
+    round_trip(&ManyVariants::list(64, 7));
+    round_trip(&Tree::new(8, 7));
+    round_trip(&NumericBuffer::new(512, 7));
+    round_trip(&OptionHeavy::list(16, 7));
+    round_trip(&PointerHeavy::list(16, 7));
+    round_trip(&Message::new(7));
+    round_trip(&nested_pair(7));
+}
