@@ -3,10 +3,12 @@
 //! divan benches and the tests can loop over them.
 
 use facet::Facet;
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::workloads::{
-    self, GnarlyPayload, ManyVariants, NumericBuffer, OptionHeavy, PointerHeavy, Tree, WideStruct,
+    self, GnarlyPayload, ManyVariants, Mesh, NumericBuffer, OptionHeavy, PointerHeavy, Tree,
+    WideStruct,
 };
 
 /// An encoder being compared.
@@ -79,34 +81,94 @@ pub trait Case {
         &self,
         vtable_calls: jitcard::VtableCalls,
     ) -> Result<jitcard::CompileReport, String>;
+    /// serde+postcard's encoding of the value: the input of every decoder.
+    fn reference(&self) -> &[u8];
+    /// Decodes [`reference`](Self::reference) with `competitor` and drops
+    /// the value (what decode benchmarks time).
+    fn decode(&self, competitor: Competitor) -> Result<(), String>;
+    /// Decodes [`reference`](Self::reference) with `competitor` and checks
+    /// the value equals the original (what is verified before timing).
+    fn verify_decode(&self, competitor: Competitor) -> Result<(), String>;
 }
 
-/// A typed [`Case`]: the value plus its jitcard encoders, built once.
+/// Whether `competitor` decodes at all (memcpy-output has no decoder, and
+/// jitcard engines only decode where their decoder is built).
+pub fn decodes(competitor: Competitor) -> bool {
+    match competitor {
+        Competitor::SerdePostcard | Competitor::FacetPostcard => true,
+        Competitor::Jitcard(engine) => engine == jitcard::Engine::Interpreter,
+        Competitor::MemcpyOutput => false,
+    }
+}
+
+/// A typed [`Case`]: the value plus its jitcard encoders and decoders,
+/// built once.
 pub struct TypedCase<T: Facet<'static>> {
     name: String,
     value: T,
-    /// serde+postcard's bytes, for [`Competitor::MemcpyOutput`].
-    reference: Vec<u8>,
+    /// serde+postcard's bytes: [`Competitor::MemcpyOutput`]'s output and
+    /// every decoder's input (leaked once per case, so values that borrow
+    /// from it, such as `&'static str` fields, can be decoded).
+    reference: &'static [u8],
     /// One per engine under test; a short list searched linearly, which
     /// costs less per encode than hashing the key.
     encoders: Vec<(jitcard::Engine, Result<jitcard::Encoder<T>, jitcard::Error>)>,
+    /// One per engine that decodes.
+    decoders: Vec<(jitcard::Engine, Result<jitcard::Decoder<T>, jitcard::Error>)>,
 }
 
-impl<T: Facet<'static> + Serialize + std::fmt::Debug> TypedCase<T> {
+impl<T> TypedCase<T>
+where
+    T: Facet<'static> + Serialize + Deserialize<'static> + PartialEq + std::fmt::Debug,
+{
     /// Pairs `value` with encoders for every jitcard engine.
     pub fn new(name: impl Into<String>, value: T) -> Self {
         let encoders = jitcard_engines_under_test()
             .into_iter()
             .map(|engine| (engine, jitcard::Encoder::<T>::new(engine)))
             .collect();
+        let decoders = jitcard_engines_under_test()
+            .into_iter()
+            .filter(|&engine| decodes(Competitor::Jitcard(engine)))
+            .map(|engine| (engine, jitcard::Decoder::<T>::new(engine)))
+            .collect();
         let mut reference = Vec::new();
         // A workload serde cannot encode shows up as a refusal when measured.
         let _ = serde_postcard_append(&value, &mut reference);
+        let reference = Box::leak(reference.into_boxed_slice());
         TypedCase {
             name: name.into(),
             value,
             reference,
             encoders,
+            decoders,
+        }
+    }
+}
+
+impl<T> TypedCase<T>
+where
+    T: Facet<'static> + Serialize + Deserialize<'static> + PartialEq + std::fmt::Debug,
+{
+    #[inline]
+    fn decode_value(&self, competitor: Competitor) -> Result<T, String> {
+        let bytes = self.reference;
+        match competitor {
+            Competitor::SerdePostcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
+            Competitor::FacetPostcard => {
+                facet_postcard::from_slice_borrowed(bytes).map_err(|e| e.to_string())
+            }
+            Competitor::Jitcard(engine) => match self
+                .decoders
+                .iter()
+                .find(|(e, _)| *e == engine)
+                .map(|(_, r)| r)
+            {
+                Some(Ok(decoder)) => decoder.decode(bytes).map_err(|e| e.to_string()),
+                Some(Err(error)) => Err(error.to_string()),
+                None => Err(format!("{} does not decode", engine.name())),
+            },
+            Competitor::MemcpyOutput => Err("memcpy-output does not decode".to_string()),
         }
     }
 }
@@ -143,7 +205,10 @@ pub fn serde_postcard_append<T: Serialize + ?Sized>(
     postcard::serialize_with_flavor(value, AppendToVec(out)).map_err(|e| e.to_string())
 }
 
-impl<T: Facet<'static> + Serialize + std::fmt::Debug> Case for TypedCase<T> {
+impl<T> Case for TypedCase<T>
+where
+    T: Facet<'static> + Serialize + Deserialize<'static> + PartialEq + std::fmt::Debug,
+{
     fn name(&self) -> &str {
         &self.name
     }
@@ -166,7 +231,7 @@ impl<T: Facet<'static> + Serialize + std::fmt::Debug> Case for TypedCase<T> {
                 None => Err(format!("no encoder built for {engine:?}")),
             },
             Competitor::MemcpyOutput => {
-                out.extend_from_slice(&self.reference);
+                out.extend_from_slice(self.reference);
                 Ok(())
             }
         }
@@ -179,13 +244,30 @@ impl<T: Facet<'static> + Serialize + std::fmt::Debug> Case for TypedCase<T> {
         jitcard::diagnostics::measure_jit_compile::<T>(vtable_calls).map_err(|e| e.to_string())
     }
 
-    fn describe(&self) -> String {
-        let text = format!("{:?}", self.value);
-        if text.len() > 400 {
-            format!("{}…", &text[..text.floor_char_boundary(400)])
+    fn reference(&self) -> &[u8] {
+        self.reference
+    }
+
+    #[inline]
+    fn decode(&self, competitor: Competitor) -> Result<(), String> {
+        self.decode_value(competitor).map(drop)
+    }
+
+    fn verify_decode(&self, competitor: Competitor) -> Result<(), String> {
+        let decoded = self.decode_value(competitor)?;
+        if decoded == self.value {
+            Ok(())
         } else {
-            text
+            Err(format!(
+                "{} decoded a different value: {}",
+                competitor.name(),
+                crate::diff::truncated(&format!("{decoded:?}"), 400)
+            ))
         }
+    }
+
+    fn describe(&self) -> String {
+        crate::diff::truncated(&format!("{:?}", self.value), 400)
     }
 }
 
@@ -201,6 +283,7 @@ pub const WORKLOADS: &[&str] = &[
     "option_heavy",
     "pointer_heavy",
     "nested_pair",
+    "mesh",
 ];
 
 /// The workload called `name`, built with the default sizes and seed.
@@ -217,6 +300,7 @@ pub fn case(name: &str) -> Option<Box<dyn Case>> {
         "option_heavy" => Box::new(TypedCase::new(name, OptionHeavy::list(64, SEED))),
         "pointer_heavy" => Box::new(TypedCase::new(name, PointerHeavy::list(64, SEED))),
         "nested_pair" => Box::new(TypedCase::new(name, workloads::nested_pair(SEED))),
+        "mesh" => Box::new(TypedCase::new(name, Mesh::new(100_000, SEED))),
         _ => return None,
     })
 }

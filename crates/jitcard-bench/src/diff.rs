@@ -37,3 +37,12 @@ pub fn mismatch_report(
         window(actual),
     ))
 }
+
+/// `text`, cut to at most `max` bytes (on a char boundary) with an ellipsis.
+pub fn truncated(text: &str, max: usize) -> String {
+    if text.len() > max {
+        format!("{}…", &text[..text.floor_char_boundary(max)])
+    } else {
+        text.to_string()
+    }
+}

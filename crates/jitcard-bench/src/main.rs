@@ -1,19 +1,20 @@
 //! The main job: compares every engine on every built-in workload, side by
-//! side in one run, after verifying each engine's bytes against postcard's.
+//! side in one run, encoding (after verifying each engine's bytes against
+//! postcard's) and decoding (after verifying each engine's value).
 //!
 //! ```text
 //! cargo run --release -p jitcard-bench -- [--workloads a,b] [--engines x,y] [--budget-ms N]
 //! ```
 //!
-//! Prints the table and writes `target/jitcard-report/report.md` and
-//! `target/jitcard-report/encode.svg`.
+//! Prints the tables and writes `target/jitcard-report/report.md`,
+//! `encode.svg` and `decode.svg`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use jitcard_bench::cases::{self, Competitor};
-use jitcard_bench::measure::{Outcome, measure_case, measure_compiles};
+use jitcard_bench::measure::{Direction, Outcome, measure_case, measure_compiles};
 use jitcard_bench::{icount, report, threads};
 
 const USAGE: &str = "\
@@ -24,6 +25,7 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
                byte reference, and the ratio baseline when selected
   --budget-ms  timing budget per workload in milliseconds (default: 500)
   --compile-samples  cold JIT compiles per workload (default: 11)
+  --no-decode  time encoding only
   --no-threads don't measure one-shot encodes across threads (by default
                each API × thread count gets the --budget-ms)
   --out        report directory (default: target/jitcard-report)
@@ -31,6 +33,11 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
                valgrind --tool=callgrind (deterministic); writes icount.md
   --icount-iterations N  encodes per callgrind run (default: 100)
   --list       print the workload and engine names and exit";
+
+/// Internal: decode one workload with one engine and exit 0 if the value
+/// comes back equal (run in a child process, so a decoder that crashes on a
+/// workload is skipped instead of killing the main job).
+const PROBE_DECODE_FLAG: &str = "--probe-decode";
 
 struct Options {
     workloads: Vec<String>,
@@ -42,6 +49,8 @@ struct Options {
     icount: Option<u64>,
     /// Whether to measure the thread-scaling table.
     threads: bool,
+    /// Whether to time decoding too.
+    decode: bool,
 }
 
 fn parse_options() -> Result<Option<Options>, String> {
@@ -52,6 +61,7 @@ fn parse_options() -> Result<Option<Options>, String> {
         compile_samples: 11,
         icount: None,
         threads: true,
+        decode: true,
         out_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/jitcard-report"),
     };
     let mut args = std::env::args().skip(1);
@@ -95,6 +105,18 @@ fn parse_options() -> Result<Option<Options>, String> {
             }
             "--out" => options.out_dir = PathBuf::from(value()?),
             "--no-threads" => options.threads = false,
+            "--no-decode" => options.decode = false,
+            PROBE_DECODE_FLAG => {
+                let (Ok(workload), Ok(engine)) = (value(), value()) else {
+                    return Err(format!(
+                        "{PROBE_DECODE_FLAG} needs a workload and an engine"
+                    ));
+                };
+                let case = cases::case(&workload).ok_or("unknown workload")?;
+                let competitor = Competitor::parse(&engine).ok_or("unknown engine")?;
+                case.verify_decode(competitor)?;
+                return Ok(None);
+            }
             "--icount" => options.icount = Some(100),
             "--icount-iterations" => {
                 let n = value()?
@@ -166,8 +188,15 @@ fn main() -> ExitCode {
     }
 
     let mut rows = Vec::new();
+    let mut decode_rows = Vec::new();
     let mut compiles = Vec::new();
     let mut failed_compiles = 0;
+    let decoders: Vec<Competitor> = options
+        .competitors
+        .iter()
+        .copied()
+        .filter(|&c| cases::decodes(c))
+        .collect();
     for name in &options.workloads {
         let case = cases::case(name).expect("workload names were validated");
         eprintln!("measuring {name} ...");
@@ -175,7 +204,19 @@ fn main() -> ExitCode {
             case.as_ref(),
             &options.competitors,
             options.budget,
+            Direction::Encode,
+            &[],
         ));
+        if options.decode {
+            let crashed = probe_decoders(name, &decoders);
+            decode_rows.extend(measure_case(
+                case.as_ref(),
+                &decoders,
+                options.budget,
+                Direction::Decode,
+                &crashed,
+            ));
+        }
         for result in measure_compiles(case.as_ref(), options.compile_samples) {
             match result {
                 Ok(row) => compiles.push(row),
@@ -200,7 +241,10 @@ fn main() -> ExitCode {
         }
     }
 
-    println!("{}", report::console_table(&rows));
+    println!("encode\n{}", report::console_table(&rows));
+    if !decode_rows.is_empty() {
+        println!("decode\n{}", report::console_table(&decode_rows));
+    }
     if !compiles.is_empty() {
         println!("{}", report::console_compile_table(&compiles));
     }
@@ -215,17 +259,35 @@ fn main() -> ExitCode {
         .and_then(|()| {
             std::fs::write(
                 options.out_dir.join("report.md"),
-                report::markdown(&rows, &compiles, &thread_rows, &command, &machine),
+                report::markdown(
+                    &rows,
+                    &decode_rows,
+                    &compiles,
+                    &thread_rows,
+                    &command,
+                    &machine,
+                ),
             )
             .map_err(|e| e.to_string())
         })
         .and_then(|()| {
-            report::chart(&rows, &options.out_dir.join("encode.svg")).map_err(|e| e.to_string())
+            report::chart(&rows, "encode", &options.out_dir.join("encode.svg"))
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|()| {
+            if decode_rows.is_empty() {
+                return Ok(());
+            }
+            report::chart(&decode_rows, "decode", &options.out_dir.join("decode.svg"))
+                .map_err(|e| e.to_string())
         });
     match written {
         Ok(()) => {
             let dir = std::fs::canonicalize(&options.out_dir).unwrap_or(options.out_dir);
-            println!("report: {} and encode.svg", dir.join("report.md").display());
+            println!(
+                "report: {} with encode.svg and decode.svg",
+                dir.join("report.md").display()
+            );
         }
         Err(error) => {
             eprintln!("could not write the report: {error}");
@@ -233,16 +295,29 @@ fn main() -> ExitCode {
         }
     }
 
+    // A refused decoder is only a failure for jitcard's engines: other
+    // projects' decoders are allowed to fail (facet-postcard crashes on
+    // some valid inputs), the report says so.
     let refused = rows
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Refused(_)))
-        .count();
+        .count()
+        + decode_rows
+            .iter()
+            .filter(|r| {
+                matches!(r.outcome, Outcome::Refused(_))
+                    && matches!(
+                        r.competitor,
+                        Competitor::Jitcard(_) | Competitor::SerdePostcard
+                    )
+            })
+            .count();
     if failed_compiles > 0 || failed_threads {
         return ExitCode::FAILURE;
     }
     if refused > 0 {
         eprintln!(
-            "{refused} engine/workload pairs were refused: their bytes differ from postcard's"
+            "{refused} engine/workload pairs were refused: their bytes or values differ from postcard's"
         );
         return ExitCode::FAILURE;
     }
@@ -306,4 +381,40 @@ fn run_icount(options: &Options, iterations: u64) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Decoders of other projects that crash (not just fail) on `workload`,
+/// found by decoding it once in a child process each, with the reason to
+/// show instead of a timing.
+fn probe_decoders(workload: &str, decoders: &[Competitor]) -> Vec<(Competitor, String)> {
+    let Ok(exe) = std::env::current_exe() else {
+        return Vec::new();
+    };
+    decoders
+        .iter()
+        .filter(|&&c| c == Competitor::FacetPostcard)
+        .filter_map(|&competitor| {
+            let status = std::process::Command::new(&exe)
+                .args([PROBE_DECODE_FLAG, workload, competitor.name()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .output();
+            match status {
+                Ok(output) if output.status.success() => None,
+                Ok(output) => {
+                    let stderr = String::from_utf8_lossy(&output.stderr);
+                    let last = stderr.lines().last().unwrap_or_default().to_string();
+                    Some((
+                        competitor,
+                        format!(
+                            "skipped: decoding this workload in a child process failed or \
+                             crashed ({}): {last}",
+                            output.status
+                        ),
+                    ))
+                }
+                Err(error) => Some((competitor, format!("skipped: probe failed: {error}"))),
+            }
+        })
+        .collect()
 }

@@ -1,7 +1,9 @@
-//! Side-by-side timing of competitors on one case.
+//! Side-by-side timing of competitors on one case, encoding or decoding.
 //!
-//! Before timing, every competitor's bytes are compared with serde+postcard's;
-//! a competitor that disagrees (or fails) is refused, never timed. Timing then
+//! Before timing, every competitor's bytes are compared with
+//! serde+postcard's (encoding), or its value decoded from serde+postcard's
+//! bytes is compared with the original (decoding); a competitor that
+//! disagrees (or fails) is refused, never timed. Timing then
 //! runs batches round-robin across the accepted competitors, so slow drift of
 //! the machine (frequency, other load) hits all of them alike, and reports the
 //! median time per encode with the min–max of the batch means.
@@ -58,15 +60,44 @@ const BATCH_TARGET: Duration = Duration::from_micros(500);
 const MIN_SAMPLES: usize = 15;
 const MAX_SAMPLES: usize = 400;
 
+/// What is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Value → bytes, into a reused buffer.
+    Encode,
+    /// serde+postcard's bytes → value (dropped after each decode).
+    Decode,
+}
+
 /// Verifies, then times, each competitor on `case` within about `budget`.
-pub fn measure_case(case: &dyn Case, competitors: &[Competitor], budget: Duration) -> Vec<Row> {
+/// `refused` lists competitors not to run at all, with the reason (e.g.
+/// one that crashed decoding this case in a child process).
+pub fn measure_case(
+    case: &dyn Case,
+    competitors: &[Competitor],
+    budget: Duration,
+    direction: Direction,
+    refused: &[(Competitor, String)],
+) -> Vec<Row> {
     let mut reference = Vec::new();
     let reference = case
         .encode(Competitor::SerdePostcard, &mut reference)
         .map(|()| reference);
     let verdicts: Vec<(Competitor, Result<usize, String>)> = competitors
         .iter()
-        .map(|&c| (c, verify(case, c, &reference)))
+        .map(|&c| {
+            if let Some((_, why)) = refused.iter().find(|(r, _)| *r == c) {
+                return (c, Err(why.clone()));
+            }
+            let verdict = match direction {
+                Direction::Encode => verify(case, c, &reference),
+                Direction::Decode => case
+                    .verify_decode(c)
+                    .map(|()| case.reference().len())
+                    .map_err(|e| format!("{} failed: {e}", c.name())),
+            };
+            (c, verdict)
+        })
         .collect();
     let accepted: Vec<Competitor> = verdicts
         .iter()
@@ -74,13 +105,19 @@ pub fn measure_case(case: &dyn Case, competitors: &[Competitor], budget: Duratio
         .map(|(c, _)| *c)
         .collect();
 
-    let iterations: Vec<u64> = accepted.iter().map(|&c| calibrate(case, c)).collect();
+    let iterations: Vec<u64> = accepted
+        .iter()
+        .map(|&c| calibrate(case, c, direction))
+        .collect();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); accepted.len()];
     let mut buffer = Vec::new();
     let started = Instant::now();
+    // At least MIN_SAMPLES rounds, unless a very slow competitor (one batch
+    // is one call taking long) would make that take more than 20 budgets.
     while !accepted.is_empty()
         && samples[0].len() < MAX_SAMPLES
-        && (started.elapsed() < budget || samples[0].len() < MIN_SAMPLES)
+        && (started.elapsed() < budget
+            || (samples[0].len() < MIN_SAMPLES && started.elapsed() < 20 * budget))
     {
         // Each round starts with the next competitor, so none always runs
         // right after the same neighbour (caches, frequency ramps).
@@ -90,6 +127,7 @@ pub fn measure_case(case: &dyn Case, competitors: &[Competitor], budget: Duratio
             samples[index].push(time_batch(
                 case,
                 accepted[index],
+                direction,
                 iterations[index],
                 &mut buffer,
             ));
@@ -195,12 +233,12 @@ fn verify(
 }
 
 /// Doubles the batch size until one batch takes [`BATCH_TARGET`].
-fn calibrate(case: &dyn Case, competitor: Competitor) -> u64 {
+fn calibrate(case: &dyn Case, competitor: Competitor, direction: Direction) -> u64 {
     let mut buffer = Vec::new();
     let mut iterations = 1;
     loop {
         let started = Instant::now();
-        time_batch(case, competitor, iterations, &mut buffer);
+        time_batch(case, competitor, direction, iterations, &mut buffer);
         if started.elapsed() >= BATCH_TARGET || iterations >= 1 << 24 {
             return iterations;
         }
@@ -208,21 +246,32 @@ fn calibrate(case: &dyn Case, competitor: Competitor) -> u64 {
     }
 }
 
-/// Mean nanoseconds per encode over one batch of `iterations` encodes into a
-/// reused buffer.
+/// Mean nanoseconds per encode (into a reused buffer) or decode over one
+/// batch of `iterations`.
 fn time_batch(
     case: &dyn Case,
     competitor: Competitor,
+    direction: Direction,
     iterations: u64,
     buffer: &mut Vec<u8>,
 ) -> f64 {
     let started = Instant::now();
-    for _ in 0..iterations {
-        buffer.clear();
-        // Verified beforehand; a failure here would show as an absurd time,
-        // and the bytes are kept alive so nothing is optimized away.
-        let _ = black_box(case.encode(competitor, buffer));
-        black_box(&buffer);
+    match direction {
+        Direction::Encode => {
+            for _ in 0..iterations {
+                buffer.clear();
+                // Verified beforehand; a failure here would show as an
+                // absurd time, and the bytes are kept alive so nothing is
+                // optimized away.
+                let _ = black_box(case.encode(competitor, buffer));
+                black_box(&buffer);
+            }
+        }
+        Direction::Decode => {
+            for _ in 0..iterations {
+                let _ = black_box(case.decode(black_box(competitor)));
+            }
+        }
     }
     started.elapsed().as_nanos() as f64 / iterations as f64
 }

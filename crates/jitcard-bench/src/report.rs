@@ -124,58 +124,33 @@ fn rate_of(rows: &[ThreadRow], threads: usize, api: &str) -> Option<f64> {
 /// The full markdown report: the command, the tables, and refusal details.
 pub fn markdown(
     rows: &[Row],
+    decode_rows: &[Row],
     compiles: &[CompileRow],
     thread_rows: &[ThreadRow],
     command: &str,
     machine: &str,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# jitcard encode comparison\n");
+    let _ = writeln!(out, "# jitcard encode and decode comparison\n");
     let _ = writeln!(out, "Command: `{command}`  ");
     let _ = writeln!(out, "Machine: {machine}\n");
     let _ = writeln!(
         out,
-        "Median time per encode into a reused buffer, over batches run round-robin \
-         across engines; every engine's bytes were verified equal to serde+postcard's \
-         before timing. Ratio < 1 is faster than serde+postcard.\n"
+        "## Encode\n\nMedian time per encode into a reused buffer, over batches run \
+         round-robin across engines; every engine's bytes were verified equal to \
+         serde+postcard's before timing. Ratio < 1 is faster than serde+postcard.\n"
     );
-    let _ = writeln!(
-        out,
-        "| workload | engine | bytes | median ns | min – max ns | MB/s | vs serde |"
-    );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
     let mut refusals = Vec::new();
-    for row in rows {
-        match &row.outcome {
-            Outcome::Measured(m) => {
-                let ratio = ratio(rows, row, m).map_or("-".to_string(), |r| format!("{r:.2}"));
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {:.1} | {:.1} – {:.1} | {:.1} | {} |",
-                    row.workload,
-                    row.competitor.name(),
-                    m.bytes,
-                    m.median_ns,
-                    m.min_ns,
-                    m.max_ns,
-                    m.megabytes_per_second(),
-                    ratio
-                );
-            }
-            Outcome::Refused(why) => {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | refused | | | | |",
-                    row.workload,
-                    row.competitor.name()
-                );
-                refusals.push(format!(
-                    "- **{} / {}**:\n\n```\n{why}\n```",
-                    row.workload,
-                    row.competitor.name()
-                ));
-            }
-        }
+    rows_table(&mut out, rows, "encode", &mut refusals);
+    if !decode_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Decode\n\nMedian time per decode of serde+postcard's bytes (the value \
+             dropped after each), over batches run round-robin across engines; every \
+             engine's value was verified equal to the original before timing. Ratio < 1 is \
+             faster than serde+postcard. `bytes` is the input size.\n"
+        );
+        rows_table(&mut out, decode_rows, "decode", &mut refusals);
     }
     if !compiles.is_empty() {
         let _ = writeln!(
@@ -228,7 +203,7 @@ pub fn markdown(
     if !refusals.is_empty() {
         let _ = writeln!(
             out,
-            "\n## Refused (bytes differ from postcard, or the engine failed)\n"
+            "\n## Refused (bytes or values differ from postcard's, or the engine failed)\n"
         );
         for refusal in refusals {
             let _ = writeln!(out, "{refusal}\n");
@@ -237,8 +212,50 @@ pub fn markdown(
     out
 }
 
-/// Draws median time relative to serde+postcard, one bar group per workload.
-pub fn chart(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// One markdown table of timed rows; refusals are collected for the end.
+fn rows_table(out: &mut String, rows: &[Row], what: &str, refusals: &mut Vec<String>) {
+    let _ = writeln!(
+        out,
+        "| workload | engine | bytes | median ns | min – max ns | MB/s | vs serde |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        match &row.outcome {
+            Outcome::Measured(m) => {
+                let ratio = ratio(rows, row, m).map_or("-".to_string(), |r| format!("{r:.2}"));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {:.1} | {:.1} – {:.1} | {:.1} | {} |",
+                    row.workload,
+                    row.competitor.name(),
+                    m.bytes,
+                    m.median_ns,
+                    m.min_ns,
+                    m.max_ns,
+                    m.megabytes_per_second(),
+                    ratio
+                );
+            }
+            Outcome::Refused(why) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | refused | | | | |",
+                    row.workload,
+                    row.competitor.name()
+                );
+                refusals.push(format!(
+                    "- **{what} {} / {}**:\n\n```\n{why}\n```",
+                    row.workload,
+                    row.competitor.name()
+                ));
+            }
+        }
+    }
+}
+
+/// Draws median time relative to serde+postcard, one bar group per workload;
+/// `what` names the operation ("encode", "decode").
+pub fn chart(rows: &[Row], what: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let mut workloads: Vec<&str> = Vec::new();
     let mut competitors: Vec<Competitor> = Vec::new();
     for row in rows {
@@ -268,7 +285,7 @@ pub fn chart(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "median encode time relative to serde+postcard (lower is faster)",
+            format!("median {what} time relative to serde+postcard (lower is faster)"),
             ("sans-serif", 22),
         )
         .margin(16)

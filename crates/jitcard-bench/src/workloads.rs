@@ -581,3 +581,47 @@ impl Message {
         }
     }
 }
+
+// ------------------------------------------------------------------ mesh ---
+
+/// A point or direction in space.
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct Vec3 {
+    pub x: f32,
+    pub y: f32,
+    pub z: f32,
+}
+
+/// One triangle of a mesh: padding-free plain data (48 bytes of `f32`, in
+/// memory exactly its postcard bytes on little-endian hosts).
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct Triangle {
+    pub v: [Vec3; 3],
+    pub normal: Vec3,
+}
+
+/// A triangle mesh: where bulk copies of plain records matter.
+#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Mesh {
+    pub triangles: Vec<Triangle>,
+}
+
+impl Mesh {
+    /// A mesh of `len` triangles with deterministic coordinates.
+    pub fn new(len: usize, seed: u64) -> Self {
+        let coordinate = |i: u64| (mix(seed, i) % 20_000) as f32 / 100.0 - 100.0;
+        let point = |i: u64| Vec3 {
+            x: coordinate(3 * i),
+            y: coordinate(3 * i + 1),
+            z: coordinate(3 * i + 2),
+        };
+        Mesh {
+            triangles: (0..len as u64)
+                .map(|t| Triangle {
+                    v: [point(4 * t), point(4 * t + 1), point(4 * t + 2)],
+                    normal: point(4 * t + 3),
+                })
+                .collect(),
+        }
+    }
+}
