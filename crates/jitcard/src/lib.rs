@@ -1,33 +1,40 @@
-//! jitcard: postcard encoders for any `#[derive(Facet)]` type, built from an
-//! explicit encode plan.
+//! jitcard: postcard encoders and decoders for any `#[derive(Facet)]` type,
+//! built from an explicit plan.
 //!
 //! The bytes are exactly postcard 1.x (the serde data model): a value encoded
-//! by jitcard decodes with `postcard` + serde or with `facet-postcard`.
+//! by jitcard decodes with `postcard` + serde or with `facet-postcard`, and
+//! jitcard decodes exactly the bytes `postcard::from_bytes` accepts.
 //!
 //! ```
 //! use facet::Facet;
 //!
-//! #[derive(Facet)]
+//! #[derive(Facet, Debug, PartialEq)]
 //! struct Point { x: i32, y: i32, label: Option<String> }
 //!
 //! let point = Point { x: 1, y: -1, label: Some("origin".into()) };
 //! let bytes = jitcard::to_vec(&point)?;
 //! assert_eq!(bytes, [2, 1, 1, 6, b'o', b'r', b'i', b'g', b'i', b'n']);
+//! assert_eq!(jitcard::from_bytes::<Point>(&bytes)?, point);
 //!
 //! // Build once, reuse: the plan is lowered on first use and cached.
 //! let encoder = jitcard::Encoder::<Point>::new(jitcard::Engine::Interpreter)?;
 //! let mut buf = Vec::new();
 //! encoder.encode(&point, &mut buf)?; // appends
 //! assert_eq!(buf, bytes);
+//! let decoder = jitcard::Decoder::<Point>::new(jitcard::Engine::Interpreter)?;
+//! assert_eq!(decoder.decode(&buf)?, point);
 //! # Ok::<(), jitcard::Error>(())
 //! ```
 //!
 //! How it works: [`plan::lower`] turns a facet `Shape` into a [`plan::Plan`]
 //! (one node per type, wire rule plus the reflection to reach the data);
 //! an [`Engine`] runs that plan. Parts of a type whose wire form facet defines
-//! through attributes (proxies, tagged enums, `skip_serializing_if`, ...) are
-//! delegated to `facet-postcard`, listed by [`plan::Plan::fallbacks`]; parts
-//! postcard cannot encode at all make [`Encoder::new`] fail with the field path.
+//! through attributes (proxies, tagged enums, ...) are delegated to
+//! `facet-postcard` when encoding, listed by [`plan::Plan::fallbacks`]; parts
+//! postcard cannot encode at all make [`Encoder::new`] fail with the field
+//! path. [`plan::lower_for_decode`] lowers the same wire rules plus how each
+//! value is constructed ([`plan::Build`]); proxies decode natively, and what
+//! cannot be built from bytes makes [`Decoder::new`] fail with the path.
 
 mod cache;
 mod collections;
