@@ -18,8 +18,7 @@ mod layout;
 pub(crate) mod runtime;
 pub(crate) mod trampolines;
 mod vtable_calls;
-#[cfg(target_arch = "x86_64")]
-mod win64_adapters;
+mod vtable_ops;
 
 use std::io::Write as _;
 use std::sync::OnceLock;
