@@ -24,21 +24,46 @@ pub(crate) const THIN_META: i64 = 0;
 /// leaving the address.
 pub(crate) const UNTAG_MASK: i64 = !(1i64 << 63);
 
+/// facet's three pointer types (`PtrConst`, `PtrMut`, `PtrUninit`), which
+/// share one representation: the two words described above.
+pub(crate) trait FacetPointer: Copy {}
+
+impl FacetPointer for PtrConst {}
+impl FacetPointer for facet_core::PtrMut {}
+impl FacetPointer for facet_core::PtrUninit {}
+
+const _: () = {
+    assert!(size_of::<PtrConst>() == 2 * size_of::<usize>());
+    assert!(size_of::<facet_core::PtrMut>() == 2 * size_of::<usize>());
+    assert!(size_of::<facet_core::PtrUninit>() == 2 * size_of::<usize>());
+};
+
 /// The two machine words of a facet pointer, unchanged: the data word (tag
 /// bit included) and the metadata word.
-pub(crate) fn words(p: PtrConst) -> (*const u8, usize) {
-    // SAFETY: `PtrConst` is two pointer-sized words (see the module doc; the
-    // size is checked by the tests); any bit pattern is a valid `[usize; 2]`.
-    let words: [usize; 2] = unsafe { core::mem::transmute::<PtrConst, [usize; 2]>(p) };
+pub(crate) fn words_of<P: FacetPointer>(p: P) -> (*const u8, usize) {
+    // SAFETY: every `FacetPointer` is two pointer-sized words (checked at
+    // compile time above); any bit pattern is a valid `[usize; 2]`.
+    let words: [usize; 2] = unsafe { core::mem::transmute_copy::<P, [usize; 2]>(&p) };
     (words[0] as *const u8, words[1])
 }
 
 /// The facet pointer whose words are (`data`, `meta`), exactly as
-/// [`words`] returned them: the inverse of [`words`].
+/// [`words_of`] returned them: its inverse.
+pub(crate) fn pointer_from_words<P: FacetPointer>(data: *const u8, meta: usize) -> P {
+    let words = [data as usize, meta];
+    // SAFETY: as in `words_of`; the words came from a facet pointer (or are
+    // a thin pointer's `[address, 0]`), so they form a valid one.
+    unsafe { core::mem::transmute_copy::<[usize; 2], P>(&words) }
+}
+
+/// [`words_of`] a `PtrConst`.
+pub(crate) fn words(p: PtrConst) -> (*const u8, usize) {
+    words_of(p)
+}
+
+/// [`pointer_from_words`] as a `PtrConst`.
 pub(crate) fn from_words(data: *const u8, meta: usize) -> PtrConst {
-    // SAFETY: as in `words`; the words came from a `PtrConst` (or are a thin
-    // pointer's `[address, 0]`), so they form a valid one.
-    unsafe { core::mem::transmute::<[usize; 2], PtrConst>([data as usize, meta]) }
+    pointer_from_words(data, meta)
 }
 
 #[cfg(test)]

@@ -58,20 +58,12 @@ macro_rules! facet_pointer_words {
                 Some(ptr_pair())
             }
             unsafe fn read(words: *const usize) -> Self {
-                // SAFETY: the caller guarantees two words of a facet pointer
-                // (all three pointer types have the same representation).
-                unsafe {
-                    let (data, meta) = (*words, *words.add(1));
-                    core::mem::transmute::<PtrConst, $t>(facet_ptr::from_words(
-                        data as *const u8,
-                        meta,
-                    ))
-                }
+                // SAFETY: the caller guarantees two words of a facet pointer.
+                let (data, meta) = unsafe { (*words, *words.add(1)) };
+                facet_ptr::pointer_from_words(data as *const u8, meta)
             }
             unsafe fn write(self, out: *mut usize) {
-                // SAFETY: as above, in the other direction.
-                let (data, meta) =
-                    facet_ptr::words(unsafe { core::mem::transmute::<$t, PtrConst>(self) });
+                let (data, meta) = facet_ptr::words_of(self);
                 // SAFETY: the caller guarantees room for two words.
                 unsafe {
                     *out = data as usize;
