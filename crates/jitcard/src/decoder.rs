@@ -24,11 +24,13 @@ pub struct DecodeLimits {
     /// elements nests `n` times); deeper input fails with
     /// [`InvalidKind::TooDeep`](crate::InvalidKind::TooDeep). Default 1024.
     pub max_depth: usize,
-    /// How many elements that take no wire bytes (`()`, `[u8; 0]`, structs
-    /// whose fields are all skipped, ...) one decode may produce in all,
-    /// since their count alone does not have to fit in the input; more fail
-    /// with [`InvalidKind::TooManyZeroSized`](crate::InvalidKind::TooManyZeroSized).
-    /// Default 2^24 (facet's own cap).
+    /// How much one decode may produce of elements that take no wire bytes
+    /// (`()`, `[u8; 0]`, structs whose fields are all skipped, ...), in
+    /// lists and arrays alike, since their count alone does not have to fit
+    /// in the input: each costs one unit, or its size in bytes when larger
+    /// (so the memory they take is bounded too). More fail with
+    /// [`InvalidKind::TooManyZeroSized`](crate::InvalidKind::TooManyZeroSized).
+    /// Default 2^24 (facet's own cap on such elements).
     pub max_zero_sized_elements: usize,
 }
 

@@ -173,6 +173,9 @@ pub enum InvalidKind {
     /// A conversion the type defines (a facet proxy's `TryFrom`, a default)
     /// refused the value.
     Conversion(String),
+    /// A value of a type that has none (`Infallible`) was asked for: no
+    /// bytes decode to one.
+    Uninhabited,
 }
 
 impl fmt::Display for InvalidKind {
@@ -205,6 +208,7 @@ impl fmt::Display for InvalidKind {
                 "values nested deeper than {max_depth} levels (DecodeLimits::max_depth)"
             ),
             InvalidKind::Conversion(message) => write!(f, "conversion failed: {message}"),
+            InvalidKind::Uninhabited => f.write_str("the type has no values"),
         }
     }
 }

@@ -31,7 +31,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use facet_core::{PtrConst, PtrMut, PtrUninit, Shape};
+use facet_core::{Def, PtrConst, PtrMut, PtrUninit, Shape};
 
 use super::path::{InstancePath, NoPath, PathTracking, Step};
 use crate::error::{InvalidKind, panic_message};
@@ -80,7 +80,7 @@ pub(crate) fn locate(plan: &Plan, input: &[u8], limits: DecodeLimits) -> Option<
     match unsafe { run.node(plan.root(), scratch.uninit()) } {
         Ok(()) => {
             // SAFETY: the decode initialized the scratch; dropped once.
-            unsafe { drop_value(root.shape, scratch.uninit().assume_init()) };
+            unsafe { run.drop(root.shape, scratch.uninit().assume_init()) };
             None
         }
         Err(error) => Some(error.at_path(run.path.render(&root.path))),
@@ -101,6 +101,17 @@ impl Scratch {
             message: format!("scratch for the unsized shape `{shape}`"),
         })?;
         Scratch::with_layout(layout)
+    }
+
+    /// Storage for one element of `shape` at a time, for `count` of them:
+    /// allocated only when `count` is nonzero. Callers take it before they
+    /// start a collection, so that failing to get it leaks nothing.
+    fn for_elements(shape: &'static Shape, count: usize) -> Result<Scratch, Error> {
+        if count == 0 {
+            Scratch::with_layout(Layout::new::<()>())
+        } else {
+            Scratch::new(shape)
+        }
     }
 
     fn with_layout(layout: Layout) -> Result<Scratch, Error> {
@@ -127,6 +138,16 @@ impl Scratch {
         // SAFETY: callers pass offsets inside the layout.
         PtrUninit::new(unsafe { self.ptr.add(offset) })
     }
+}
+
+/// A deferred field's proxy value, waiting to be converted.
+struct Deferred {
+    /// The field's index in its wire fields.
+    field: usize,
+    /// The proxy value.
+    value: Scratch,
+    /// Where it was read from.
+    start: usize,
 }
 
 impl Drop for Scratch {
@@ -187,14 +208,35 @@ fn layout_of(stride: usize, align: usize, count: usize) -> Result<Layout, Error>
         })
 }
 
-/// Drops the value at `ptr` through its shape (nothing for shapes without
-/// type operations, which decode plans only allow for plain data).
+/// Stack a drop gets per level of nesting the decode reached (a value that
+/// fails to decode midway is dropped by recursive drop glue: a 100,000-deep
+/// partial chain must not overflow a small thread).
+const DROP_ROOM_PER_LEVEL: usize = 2048;
+
+/// Drops the value at `ptr` through facet. An `Option` is dropped through
+/// its value's shape: facet's own `Option` drop runs inside an `extern "C"`
+/// function, where a panicking `Drop` of the value would abort.
 ///
 /// # Safety
 /// `ptr` points at a live value of `shape`, dropped exactly once.
-unsafe fn drop_value(shape: &'static Shape, ptr: PtrMut) {
-    // SAFETY: forwarded from the caller's contract.
-    unsafe { shape.call_drop_in_place(ptr) };
+unsafe fn drop_through_facet(shape: &'static Shape, ptr: PtrMut) {
+    match shape.def {
+        Def::Option(def) => {
+            // SAFETY: `ptr` is a live option of this vtable.
+            let value = unsafe { (def.vtable.get_value)(ptr.as_const()) };
+            if !value.is_null() {
+                // SAFETY: the option's value is live; dropping it in place
+                // leaves nothing else to drop (the storage is freed by the
+                // caller).
+                unsafe { drop_through_facet(def.t, PtrMut::new(value.cast_mut())) };
+            }
+        }
+        // SAFETY: forwarded from the caller's contract (shapes without type
+        // operations are only allowed for `Copy` values: nothing to drop).
+        _ => unsafe {
+            shape.call_drop_in_place(ptr);
+        },
+    }
 }
 
 /// How many elements to make room for before any has decoded.
@@ -213,8 +255,12 @@ struct Run<'p, 'de, P: PathTracking> {
     limits: DecodeLimits,
     /// How many more recursive nodes may be entered.
     depth_left: usize,
-    /// How many more elements that take no wire bytes may be decoded.
+    /// How much more of the zero-wire-size budget (bytes of memory, at
+    /// least one per element) may be used.
     zero_sized_left: usize,
+    /// The deepest nesting of recursive nodes reached (how deep a partly
+    /// built value can be when it is dropped).
+    deepest: usize,
     /// See [`stack`]: below this address the run moves to a new segment.
     stack_limit: usize,
     path: P,
@@ -229,8 +275,60 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
             limits,
             depth_left: limits.max_depth,
             zero_sized_left: limits.max_zero_sized_elements,
+            deepest: 0,
             stack_limit: stack::current_limit(),
             path,
+        }
+    }
+
+    /// Drops a value built by this decode (on a failure path), with stack
+    /// room for as deep as it can be; a panicking `Drop` is contained (the
+    /// decode's own error is what the caller gets).
+    ///
+    /// # Safety
+    /// `ptr` points at a live value of `shape`, dropped exactly once.
+    unsafe fn drop(&self, shape: &'static Shape, ptr: PtrMut) {
+        let room = stack::RED_ZONE.saturating_add(self.deepest.saturating_mul(DROP_ROOM_PER_LEVEL));
+        stack::with_room(room, || {
+            // SAFETY: forwarded from this function's contract.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                drop_through_facet(shape, ptr)
+            }));
+        });
+    }
+
+    /// Draws `count` elements of `stride` bytes that take no wire bytes from
+    /// the zero-size budget (at least one unit per element), or fails at
+    /// `start` in node `id`.
+    fn charge_zero_sized(
+        &mut self,
+        id: NodeId,
+        start: usize,
+        count: usize,
+        stride: usize,
+    ) -> Result<(), Error> {
+        let units = count.saturating_mul(stride.max(1));
+        if units > self.zero_sized_left {
+            return Err(self.invalid_at(
+                id,
+                start,
+                InvalidKind::TooManyZeroSized {
+                    limit: self.limits.max_zero_sized_elements,
+                },
+            ));
+        }
+        self.zero_sized_left -= units;
+        Ok(())
+    }
+
+    /// Fails with an unexpected end unless the input left can hold node
+    /// `id`'s smallest encoding: checked before scratch storage for it is
+    /// allocated, so a short input never allocates a large type's storage.
+    fn room_for(&self, id: NodeId) -> Result<(), Error> {
+        if self.plan.min_wire_size(id) > self.remaining() {
+            Err(self.invalid(id, InvalidKind::UnexpectedEnd))
+        } else {
+            Ok(())
         }
     }
 
@@ -341,23 +439,14 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
     }
 
     /// A collection's declared element count, checked against the input
-    /// left (elements of `element`'s minimum wire size) or against the
-    /// budget of zero-size elements.
-    fn count(&mut self, id: NodeId, element: NodeId) -> Result<usize, Error> {
+    /// left (elements of `min` wire bytes at least) or, for elements that
+    /// may take no wire bytes, against the zero-size budget (`stride` bytes
+    /// of memory each).
+    fn count(&mut self, id: NodeId, min: usize, stride: usize) -> Result<usize, Error> {
         let start = self.pos;
         let count = self.length(id)?;
-        let min = self.plan.min_wire_size(element);
         if min == 0 {
-            if count > self.zero_sized_left {
-                return Err(self.invalid_at(
-                    id,
-                    start,
-                    InvalidKind::TooManyZeroSized {
-                        limit: self.limits.max_zero_sized_elements,
-                    },
-                ));
-            }
-            self.zero_sized_left -= count;
+            self.charge_zero_sized(id, start, count, stride)?;
         } else if count > self.remaining() / min {
             return Err(self.invalid_at(
                 id,
@@ -393,6 +482,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
             return Err(self.invalid(id, InvalidKind::TooDeep { max_depth }));
         }
         self.depth_left -= 1;
+        self.deepest = self.deepest.max(self.limits.max_depth - self.depth_left);
         // SAFETY: forwarded from this function's contract.
         let result = unsafe { self.build(id, dst) };
         self.depth_left += 1;
@@ -446,6 +536,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                     self.fields(id, fields, skipped, dst)
                 }
                 (Build::Enum(skipped), Op::Enum(op)) => self.enum_(id, op, skipped, dst),
+                (Build::Uninhabited, _) => Err(self.invalid(id, InvalidKind::Uninhabited)),
                 (Build::String, _) => {
                     let text = self.str(id)?;
                     dst.put(String::from(text));
@@ -591,6 +682,11 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
             unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len()) };
             return Ok(());
         }
+        if self.plan.min_wire_size(elements.node) == 0 {
+            // Elements that may take no wire bytes: an array of them costs
+            // time without input, like a long `Vec<()>`.
+            self.charge_zero_sized(elements.node, self.pos, len, elements.stride)?;
+        }
         for index in 0..len {
             // SAFETY: `index < len`: the slot is inside the run.
             let slot = PtrUninit::new(unsafe { at.add(index * elements.stride) });
@@ -601,7 +697,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                     // dropped once.
                     unsafe {
                         let slot = PtrMut::new(at.add(done * elements.stride));
-                        drop_value(element.shape, slot);
+                        self.drop(element.shape, slot);
                     }
                 }
                 return Err(error);
@@ -621,6 +717,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                 Ok(())
             }
             1 => {
+                self.room_for(op.some)?;
                 let scratch = Scratch::new(self.plan.node(op.some).shape)?;
                 // SAFETY: the scratch is valid for the `Some` value; on
                 // success `init_some` moves it out (the storage is then only
@@ -651,6 +748,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                 ));
             }
         };
+        self.room_for(value_node)?;
         let scratch = Scratch::new(self.plan.node(value_node).shape)?;
         // SAFETY: the scratch is valid for the variant's value; on success
         // `init_ok`/`init_err` moves it out (the storage is then only freed).
@@ -669,6 +767,11 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
     /// The wire fields of a struct or variant, then its skipped fields; on
     /// failure drops what was built.
     ///
+    /// A proxied field whose type facet cannot drop (the plan marks it
+    /// [`deferred`](crate::plan::FieldProxy::deferred); there is at most
+    /// one) is held as its proxy value until everything else is built and
+    /// converted last: no failure ever has to drop it.
+    ///
     /// # Safety
     /// `dst` is valid for writes of the struct (or enum) the fields belong to.
     unsafe fn fields(
@@ -678,15 +781,26 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         skipped: &[SkippedField],
         dst: PtrUninit,
     ) -> Result<(), Error> {
+        let mut deferred: Option<Deferred> = None;
         for (done, field) in fields.iter().enumerate() {
             // SAFETY: the field lies at its offset inside the destination.
             let slot = unsafe { dst.field_uninit(field.offset) };
             let decoded = match field.proxy {
                 Some(proxy) => {
                     self.path.enter(Step::Field(field.name));
-                    // SAFETY: the slot is valid for the field's type.
-                    let result =
-                        unsafe { self.via_proxy(field.node, field.node, proxy.convert_in, slot) };
+                    let start = self.pos;
+                    let result = if proxy.deferred {
+                        self.proxy_value(field.node).map(|value| {
+                            deferred = Some(Deferred {
+                                field: done,
+                                value,
+                                start,
+                            });
+                        })
+                    } else {
+                        // SAFETY: the slot is valid for the field's type.
+                        unsafe { self.via_proxy(field.node, field.node, proxy.convert_in, slot) }
+                    };
                     if result.is_ok() {
                         self.path.leave();
                     }
@@ -696,41 +810,108 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                 None => unsafe { self.part(Step::Field(field.name), field.node, slot) },
             };
             if let Err(error) = decoded {
-                // SAFETY: fields `..done` were initialized; dropped once.
-                unsafe { self.drop_fields(&fields[..done], &[], dst) };
+                // SAFETY: fields `..done` were initialized (but a deferred
+                // one, whose proxy value drops with it); dropped once.
+                unsafe { self.drop_fields(&fields[..done], &[], dst, deferred.as_ref()) };
                 return Err(error);
             }
         }
         for (done, field) in skipped.iter().enumerate() {
-            // SAFETY: the field lies at its offset inside the destination.
-            let slot = unsafe { dst.field_uninit(field.offset) };
-            // SAFETY: the slot is valid for the field's type.
-            if let Err(error) = unsafe { self.fill(owner, field, slot) } {
-                // SAFETY: all wire fields and skipped `..done` were
-                // initialized; dropped once.
-                unsafe { self.drop_fields(fields, &skipped[..done], dst) };
+            let filled = match field.default {
+                // The plan lists these last: all of them come out of one
+                // default value of the container.
+                // SAFETY: `dst` is valid for the container's fields.
+                DefaultFrom::Container(container) => unsafe {
+                    self.fill_from_container(owner, container, &skipped[done..], dst)
+                },
+                // SAFETY: the field lies at its offset inside the
+                // destination, valid for the field's type.
+                _ => unsafe { self.fill(owner, field, dst.field_uninit(field.offset)) },
+            };
+            if let Err(error) = filled {
+                // SAFETY: all wire fields (but a deferred one) and skipped
+                // `..done` were initialized; dropped once.
+                unsafe { self.drop_fields(fields, &skipped[..done], dst, deferred.as_ref()) };
                 return Err(error);
+            }
+            if let DefaultFrom::Container(_) = field.default {
+                break;
+            }
+        }
+        if let Some(held) = deferred {
+            let field = &fields[held.field];
+            let Some(proxy) = field.proxy else {
+                return Err(Error::Internal {
+                    message: "deferred field without a proxy".to_string(),
+                });
+            };
+            self.path.enter(Step::Field(field.name));
+            // SAFETY: the field lies at its offset inside the destination;
+            // the held value is a proxy value, consumed by the conversion.
+            let converted = unsafe {
+                self.convert(
+                    field.node,
+                    held.start,
+                    held.value,
+                    proxy.convert_in,
+                    dst.field_uninit(field.offset),
+                )
+            };
+            match converted {
+                Ok(()) => self.path.leave(),
+                Err(error) => {
+                    let others = fields.iter().enumerate().filter(|(i, _)| *i != held.field);
+                    for (_, other) in others {
+                        // SAFETY: every other wire field was initialized;
+                        // dropped once.
+                        unsafe { self.drop_fields(std::slice::from_ref(other), &[], dst, None) };
+                    }
+                    // SAFETY: every skipped field was filled; dropped once.
+                    unsafe { self.drop_fields(&[], skipped, dst, None) };
+                    return Err(error);
+                }
             }
         }
         Ok(())
     }
 
     /// # Safety
-    /// The listed fields of the value at `dst` are initialized; they are
-    /// dropped.
-    unsafe fn drop_fields(&self, fields: &[FieldStep], skipped: &[SkippedField], dst: PtrUninit) {
-        for field in fields {
+    /// The listed fields of the value at `dst` are initialized (but
+    /// `deferred`'s, which is not built yet and is dropped as the proxy
+    /// value it holds); they are dropped.
+    unsafe fn drop_fields(
+        &self,
+        fields: &[FieldStep],
+        skipped: &[SkippedField],
+        dst: PtrUninit,
+        deferred: Option<&Deferred>,
+    ) {
+        for (index, field) in fields.iter().enumerate() {
             // A proxied field holds the proxy's target, not the proxy type.
             let shape = match field.proxy {
+                Some(_) if deferred.is_some_and(|held| held.field == index) => {
+                    let held = deferred.map(|held| &held.value);
+                    if let Some(value) = held {
+                        // SAFETY: the held proxy value is initialized; it is
+                        // dropped once (its storage is freed by its owner).
+                        unsafe {
+                            self.drop(
+                                self.plan.node(field.node).shape,
+                                value.uninit().assume_init(),
+                            )
+                        };
+                    }
+                    continue;
+                }
                 Some(proxy) => proxy.target,
                 None => self.plan.node(field.node).shape,
             };
             // SAFETY: forwarded from the caller's contract.
-            unsafe { drop_value(shape, dst.field_uninit(field.offset).assume_init()) };
+            unsafe { self.drop(shape, dst.field_uninit(field.offset).assume_init()) };
         }
         for field in skipped {
             // SAFETY: forwarded from the caller's contract.
-            unsafe { drop_value(field.shape, dst.field_uninit(field.offset).assume_init()) };
+            unsafe { self.drop(field.shape, dst.field_uninit(field.offset).assume_init()) };
         }
     }
 
@@ -773,35 +954,70 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                     Err(panic) => Err(panicked(panic)),
                 }
             }
-            DefaultFrom::Container(container) => {
-                let scratch = Scratch::new(container)?;
-                // SAFETY: the scratch is valid for the container.
-                match catch_unwind(AssertUnwindSafe(|| unsafe {
-                    container.call_default_in_place(scratch.uninit())
-                })) {
-                    Ok(Some(())) => {}
-                    Ok(None) => return Err(no_default()),
-                    Err(panic) => return Err(panicked(panic)),
-                }
-                let size = field.shape.layout.sized_layout().map_or(0, |l| l.size());
-                // SAFETY: the default container is initialized: its field is
-                // moved (bitwise) into the slot, and every other field is
-                // dropped in place; the scratch storage is then only freed.
-                unsafe {
-                    ptr::copy_nonoverlapping(
-                        scratch.at(field.offset).as_mut_byte_ptr(),
-                        slot.as_mut_byte_ptr(),
-                        size,
-                    );
-                    if let facet_core::Type::User(facet_core::UserType::Struct(st)) = container.ty {
-                        for other in st.fields.iter().filter(|f| f.name != field.name) {
-                            drop_value(other.shape(), scratch.at(other.offset).assume_init());
-                        }
-                    }
-                }
-                Ok(())
+            DefaultFrom::Container(_) => unreachable!("filled by fill_from_container"),
+        }
+    }
+
+    /// Fills `taken` (the struct's skipped fields whose value comes from
+    /// its default) from one default value of `container`: they are moved
+    /// out of it and its other fields are dropped.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of a `container`; `taken` are fields of it.
+    unsafe fn fill_from_container(
+        &mut self,
+        owner: NodeId,
+        container: &'static facet_core::Shape,
+        taken: &[SkippedField],
+        dst: PtrUninit,
+    ) -> Result<(), Error> {
+        let path = self.plan.node(owner).path.clone();
+        let scratch = Scratch::new(container)?;
+        // SAFETY: the scratch is valid for the container.
+        match catch_unwind(AssertUnwindSafe(|| unsafe {
+            container.call_default_in_place(scratch.uninit())
+        })) {
+            Ok(Some(())) => {}
+            Ok(None) => {
+                return Err(Error::Invalid {
+                    path,
+                    type_name: container.to_string(),
+                    offset: self.pos,
+                    kind: InvalidKind::Conversion("the container has no default".to_string()),
+                });
+            }
+            Err(panic) => {
+                return Err(Error::Panicked {
+                    path,
+                    type_name: container.to_string(),
+                    message: panic_message(&*panic),
+                });
             }
         }
+        // SAFETY: the default container is initialized: each taken field is
+        // moved (bitwise) into its slot, every other field is dropped in
+        // place, and the scratch storage is then only freed.
+        unsafe {
+            for field in taken {
+                let size = field.shape.layout.sized_layout().map_or(0, |l| l.size());
+                ptr::copy_nonoverlapping(
+                    scratch.at(field.offset).as_mut_byte_ptr(),
+                    dst.field_uninit(field.offset).as_mut_byte_ptr(),
+                    size,
+                );
+            }
+            if let facet_core::Type::User(facet_core::UserType::Struct(st)) = container.ty {
+                for other in st.fields.iter() {
+                    if !taken
+                        .iter()
+                        .any(|field| field.offset == other.offset && field.name == other.name)
+                    {
+                        self.drop(other.shape(), scratch.at(other.offset).assume_init());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Decodes node `proxy` (the proxy type) into scratch and converts it
@@ -817,17 +1033,45 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         convert_in: facet_core::ProxyConvertInFn,
         dst: PtrUninit,
     ) -> Result<(), Error> {
+        let start = self.pos;
+        let value = self.proxy_value(proxy)?;
+        // SAFETY: the scratch holds a proxy value; `dst` is valid for the
+        // target.
+        unsafe { self.convert(id, start, value, convert_in, dst) }
+    }
+
+    /// Decodes node `proxy` (a proxy type) into fresh scratch, which then
+    /// holds an initialized proxy value.
+    fn proxy_value(&mut self, proxy: NodeId) -> Result<Scratch, Error> {
+        self.room_for(proxy)?;
         let scratch = Scratch::new(self.plan.node(proxy).shape)?;
         // SAFETY: the scratch is valid for the proxy type.
         unsafe { self.node(proxy, scratch.uninit()) }?;
+        Ok(scratch)
+    }
+
+    /// Converts the proxy value held in `value` (read from byte `start`)
+    /// into `dst` with `convert_in`, which consumes it whatever it returns.
+    ///
+    /// # Safety
+    /// `value` holds an initialized proxy value of the type `convert_in`
+    /// takes; `dst` is valid for writes of its target type.
+    unsafe fn convert(
+        &self,
+        id: NodeId,
+        start: usize,
+        value: Scratch,
+        convert_in: facet_core::ProxyConvertInFn,
+        dst: PtrUninit,
+    ) -> Result<(), Error> {
         let converted = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the scratch holds a proxy value, which `convert_in`
             // consumes; `dst` is valid for the target.
-            unsafe { convert_in(PtrConst::new(scratch.ptr), dst) }
+            unsafe { convert_in(PtrConst::new(value.ptr), dst) }
         }));
         match converted {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(message)) => Err(self.invalid(id, InvalidKind::Conversion(message))),
+            Ok(Err(message)) => Err(self.invalid_at(id, start, InvalidKind::Conversion(message))),
             Err(panic) => Err(self.plan.node(id).panicked(panic_message(&*panic))),
         }
     }
@@ -902,6 +1146,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         unsafe {
             match how {
                 PointerBuild::BoxInPlace => {
+                    self.room_for(op.pointee)?;
                     let storage = Scratch::new(pointee.shape)?;
                     self.part(Step::Pointee, op.pointee, storage.uninit())?;
                     // The allocation becomes the box: a `Box` of a sized type
@@ -911,6 +1156,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                     dst.put(address);
                 }
                 PointerBuild::NewInto(new_into) => {
+                    self.room_for(op.pointee)?;
                     let scratch = Scratch::new(pointee.shape)?;
                     self.part(Step::Pointee, op.pointee, scratch.uninit())?;
                     new_into(dst, scratch.uninit().assume_init());
@@ -959,11 +1205,12 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         builder: &'static facet_core::SliceBuilderVTable,
         dst: PtrUninit,
     ) -> Result<(), Error> {
-        let count = self.count(id, elements.node)?;
+        let count = self.count(id, self.plan.min_wire_size(elements.node), elements.stride)?;
         let node = self.plan.node(id);
         let guarded = |f: &mut dyn FnMut()| {
             catch_unwind(AssertUnwindSafe(f)).map_err(|panic| node.panicked(panic_message(&*panic)))
         };
+        let scratch = Scratch::for_elements(self.plan.node(elements.node).shape, count)?;
         let mut handle = None;
         guarded(&mut || handle = Some((builder.new_fn)()))?;
         let Some(handle) = handle else {
@@ -971,7 +1218,6 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                 message: "slice builder".to_string(),
             });
         };
-        let scratch = Scratch::new(self.plan.node(elements.node).shape)?;
         for index in 0..count {
             // SAFETY: the scratch is valid for one element; on success the
             // builder's `push` moves it out.
@@ -1027,7 +1273,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         dst: PtrUninit,
     ) -> Result<(), Error> {
         let elements = &op.elements;
-        let count = self.count(id, elements.node)?;
+        let count = self.count(id, self.plan.min_wire_size(elements.node), elements.stride)?;
         let stride = elements.stride;
         let mut room = cautious(count, stride);
         // SAFETY: `dst` is valid for the list; the capacity is bounded by the
@@ -1051,7 +1297,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                 }
                 Err(error) => {
                     // SAFETY: an empty list, dropped once.
-                    unsafe { drop_value(self.plan.node(id).shape, list) };
+                    unsafe { self.drop(self.plan.node(id).shape, list) };
                     Err(error)
                 }
             };
@@ -1078,7 +1324,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                 // and is dropped once, with them.
                 unsafe {
                     (how.set_len)(list, len);
-                    drop_value(self.plan.node(id).shape, list);
+                    self.drop(self.plan.node(id).shape, list);
                 }
                 return Err(error);
             }
@@ -1097,16 +1343,16 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         how: SetBuild,
         dst: PtrUninit,
     ) -> Result<(), Error> {
-        let count = self.count(id, op.element)?;
         let element = self.plan.node(op.element).shape;
         let layout = element.layout.sized_layout().map_err(|_| Error::Internal {
             message: "unsized set element".to_string(),
         })?;
+        let count = self.count(id, self.plan.min_wire_size(op.element), layout.size())?;
         match how {
             SetBuild::Insert { init, insert } => {
+                let scratch = Scratch::for_elements(element, count)?;
                 // SAFETY: `dst` is valid for the set; the capacity is bounded.
                 let set = unsafe { init(dst, cautious(count, layout.size())) };
-                let scratch = Scratch::new(element)?;
                 for index in 0..count {
                     // SAFETY: the scratch is valid for one element; `insert`
                     // moves it in (or drops a duplicate).
@@ -1119,7 +1365,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                         },
                         Err(error) => {
                             // SAFETY: the set is initialized; dropped once.
-                            unsafe { drop_value(self.plan.node(id).shape, set) };
+                            unsafe { self.drop(self.plan.node(id).shape, set) };
                             return Err(error);
                         }
                     }
@@ -1138,7 +1384,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                             // SAFETY: elements `..index` are initialized;
                             // dropped once.
                             unsafe {
-                                drop_value(element, buffer.storage.at(done * stride).assume_init())
+                                self.drop(element, buffer.storage.at(done * stride).assume_init())
                             };
                         }
                         return Err(error);
@@ -1163,41 +1409,18 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
     ) -> Result<(), Error> {
         let plan = self.plan;
         let (key_shape, value_shape) = (plan.node(op.key).shape, plan.node(op.value).shape);
-        let count = {
-            let start = self.pos;
-            let count = self.length(id)?;
-            let min = plan.min_wire_size(op.key) + plan.min_wire_size(op.value);
-            if min == 0 {
-                if count > self.zero_sized_left {
-                    return Err(self.invalid_at(
-                        id,
-                        start,
-                        InvalidKind::TooManyZeroSized {
-                            limit: self.limits.max_zero_sized_elements,
-                        },
-                    ));
-                }
-                self.zero_sized_left -= count;
-            } else if count > self.remaining() / min {
-                return Err(self.invalid_at(
-                    id,
-                    start,
-                    InvalidKind::LengthExceedsInput {
-                        declared: count as u64,
-                        remaining: self.remaining(),
-                    },
-                ));
-            }
-            count
-        };
+        let pair_size = key_shape.layout.sized_layout().map_or(0, |l| l.size())
+            + value_shape.layout.sized_layout().map_or(0, |l| l.size());
+        let min = plan
+            .min_wire_size(op.key)
+            .saturating_add(plan.min_wire_size(op.value));
+        let count = self.count(id, min, pair_size)?;
         match how {
             MapBuild::Insert { init, insert } => {
-                let pair_size = key_shape.layout.sized_layout().map_or(0, |l| l.size())
-                    + value_shape.layout.sized_layout().map_or(0, |l| l.size());
+                let key = Scratch::for_elements(key_shape, count)?;
+                let value = Scratch::for_elements(value_shape, count)?;
                 // SAFETY: `dst` is valid for the map; the capacity is bounded.
                 let map = unsafe { init(dst, cautious(count, pair_size)) };
-                let key = Scratch::new(key_shape)?;
-                let value = Scratch::new(value_shape)?;
                 for index in 0..count {
                     // SAFETY: the scratches are valid for a key and a value;
                     // `insert` moves both in.
@@ -1206,7 +1429,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                             .and_then(|()| {
                                 self.part(Step::Value(index), op.value, value.uninit())
                                     .inspect_err(|_| {
-                                        drop_value(key_shape, key.uninit().assume_init())
+                                        self.drop(key_shape, key.uninit().assume_init())
                                     })
                             })
                     };
@@ -1221,7 +1444,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                         },
                         Err(error) => {
                             // SAFETY: the map is initialized; dropped once.
-                            unsafe { drop_value(plan.node(id).shape, map) };
+                            unsafe { self.drop(plan.node(id).shape, map) };
                             return Err(error);
                         }
                     }
@@ -1246,7 +1469,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                         let value = PtrUninit::new(pair.add(value_offset));
                         self.part(Step::Key(index), op.key, key).and_then(|()| {
                             self.part(Step::Value(index), op.value, value)
-                                .inspect_err(|_| drop_value(key_shape, key.assume_init()))
+                                .inspect_err(|_| self.drop(key_shape, key.assume_init()))
                         })
                     };
                     if let Err(error) = decoded {
@@ -1255,8 +1478,8 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
                             // keys and values are dropped once.
                             unsafe {
                                 let pair = buffer.storage.at(done * pair_stride).as_mut_byte_ptr();
-                                drop_value(key_shape, PtrMut::new(pair.add(key_offset)));
-                                drop_value(value_shape, PtrMut::new(pair.add(value_offset)));
+                                self.drop(key_shape, PtrMut::new(pair.add(key_offset)));
+                                self.drop(value_shape, PtrMut::new(pair.add(value_offset)));
                             }
                         }
                         return Err(error);

@@ -27,12 +27,20 @@ pub enum Build {
     /// options and results (through their vtables' `init_*` functions).
     InPlace,
     /// A struct whose serialized fields are written in place and whose
-    /// skipped fields are filled as listed.
+    /// skipped fields are filled as listed: those taken from the
+    /// container's default ([`DefaultFrom::Container`]) come last and are
+    /// all moved out of one default value, as serde does.
     Fields(Vec<SkippedField>),
     /// An enum: the tag written at the repr's width, then the active
     /// variant's serialized fields in place, its skipped fields filled as
     /// listed (one list per variant, in declaration order).
     Enum(Vec<Vec<SkippedField>>),
+    /// `Infallible`: the type has no values, so decoding one always fails
+    /// (with [`InvalidKind::Uninhabited`](crate::InvalidKind::Uninhabited)).
+    /// A part of such a type that the wire never reaches (the `Err` of a
+    /// `Result<T, Infallible>`, the elements of an empty list) costs
+    /// nothing.
+    Uninhabited,
     /// `String`, from validated UTF-8.
     String,
     /// `&'de str` pointing into the input (validated UTF-8).
@@ -83,6 +91,7 @@ pub enum DefaultFrom {
     FieldType,
     /// The field of a default-constructed container (of shape
     /// `container`), moved out; the rest of that container is dropped.
+    /// One default value serves every such field of the struct.
     Container(&'static Shape),
 }
 

@@ -6,7 +6,7 @@
 //! function of their own (and checks the stack there). It is computed once,
 //! when the plan is lowered, from the plan alone.
 
-use super::{NodeId, Op, Plan};
+use super::{Build, NodeId, Op, Plan};
 
 /// The nodes `id` refers to directly, in field / variant order (a node
 /// referred to twice appears twice).
@@ -26,6 +26,12 @@ pub(crate) fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {
         Op::Array(op) => vec![op.elements.node],
         Op::Set(op) => vec![op.element],
         Op::Map(op) => vec![op.key, op.value],
+        // A decode plan reads a proxied value as its proxy type: that node is
+        // a child (recursion can pass through it).
+        Op::Fallback(_) => match &plan.node(id).build {
+            Some(Build::Proxy { proxy, .. }) => vec![*proxy],
+            _ => vec![],
+        },
         Op::Nothing
         | Op::Bool
         | Op::Byte
@@ -33,8 +39,7 @@ pub(crate) fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {
         | Op::F32
         | Op::F64
         | Op::Char
-        | Op::Str(_)
-        | Op::Fallback(_) => vec![],
+        | Op::Str(_) => vec![],
     }
 }
 

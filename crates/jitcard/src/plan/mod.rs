@@ -291,6 +291,12 @@ pub struct FieldProxy {
     pub convert_in: facet_core::ProxyConvertInFn,
     /// The field's own shape (what the conversion produces).
     pub target: &'static Shape,
+    /// facet cannot drop the target (an `#[facet(opaque)]` field: facet's
+    /// `Opaque` shape has no type operations): a decoder holds the proxy
+    /// value and converts it only after every other part of the struct or
+    /// variant is built, so no failure has to drop the target. At most one
+    /// field of a struct or variant is deferred (the lowering refuses more).
+    pub deferred: bool,
 }
 
 /// Encoding of an enum with an explicit `#[repr]`.
@@ -502,7 +508,7 @@ pub enum FallbackReason {
     /// discriminant from.
     EnumWithoutIntegerRepr,
     /// A scalar facet knows but jitcard has no wire rule for (e.g.
-    /// `Duration`, network addresses, third-party scalars).
+    /// network addresses, third-party scalars).
     UnknownScalar,
     /// A pointer facet cannot borrow through (locks, weak pointers, ...).
     PointerWithoutBorrow,
@@ -559,9 +565,14 @@ impl Op {
     fn fmt_with(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn fields(f: &mut fmt::Formatter<'_>, fields: &[FieldStep], indent: &str) -> fmt::Result {
             for field in fields {
+                let proxy = match field.proxy {
+                    Some(FieldProxy { deferred: true, .. }) => " (proxy, converted last)",
+                    Some(_) => " (proxy)",
+                    None => "",
+                };
                 writeln!(
                     f,
-                    "{indent}.{} @{} -> {}",
+                    "{indent}.{} @{} -> {}{proxy}",
                     field.name, field.offset, field.node
                 )?;
             }

@@ -42,9 +42,7 @@ impl Lowerer {
         };
         let build = match op {
             Op::Nothing if shape.id.get() == TypeId::of::<core::convert::Infallible>() => {
-                return Err(refuse(
-                    "the type has no values, so no bytes can decode to one".to_string(),
-                ));
+                Build::Uninhabited
             }
             Op::Nothing
             | Op::Bool
@@ -135,12 +133,8 @@ impl Lowerer {
             build,
             Build::Unsized | Build::BorrowedStr | Build::Pointer(PointerBuild::BorrowedBytes)
         );
-        if !plain && shape.type_ops.is_none() {
-            return Err(refuse(
-                "facet cannot drop a value of it (its shape has no type operations), so a \
-                 partly decoded value could not be cleaned up"
-                    .to_string(),
-            ));
+        if !plain && !droppable(shape) {
+            return Err(refuse(NOT_DROPPABLE.to_string()));
         }
         Ok(build)
     }
@@ -216,6 +210,36 @@ impl Lowerer {
     }
 }
 
+const NOT_DROPPABLE: &str = "facet cannot drop a value of it (its shape has no type \
+                             operations and it is not `Copy`), so a partly decoded value could \
+                             not be cleaned up";
+
+/// Whether a value of `shape` can be dropped through facet: its shape has
+/// type operations (a drop function), or it is `Copy` (nothing to drop),
+/// as its shape says or as Rust guarantees for the few std types whose
+/// facet shapes have neither (`Duration`, matched by type id).
+pub(super) fn droppable(shape: &'static Shape) -> bool {
+    /// std types that are `Copy` (so have no drop glue) while facet-core
+    /// 0.46 describes them with no type operations and no `COPY` marker.
+    fn copy_in_std(shape: &'static Shape) -> bool {
+        shape.id == facet_core::ConstTypeId::of::<std::time::Duration>()
+    }
+    shape.type_ops.is_some()
+        || shape.marker_traits.contains(facet_core::MarkerTraits::COPY)
+        || copy_in_std(shape)
+}
+
+/// Refuses a field a decoder fills or drops without a node of its own (a
+/// skipped field, or a field of a default container other than those taken
+/// from it) when it could not drop it on a failure.
+pub(super) fn check_droppable_field(field: &'static Field) -> Result<(), String> {
+    if droppable(field.shape()) {
+        Ok(())
+    } else {
+        Err(format!("field `{}`: {NOT_DROPPABLE}", field.name))
+    }
+}
+
 /// How each field skipped when deserializing gets its value: the field's
 /// own default, else (for a struct with `#[facet(default)]`) the field of
 /// the container's default, else the field type's `Default`, like serde's
@@ -227,7 +251,7 @@ fn skipped_fields(
 ) -> Result<Vec<SkippedField>, String> {
     let container_default =
         is_struct && container.has_default_attr() && container.is(Characteristic::Default);
-    fields
+    let mut skipped = fields
         .iter()
         .filter(|field| field.should_skip_deserializing())
         .map(|field| {
@@ -245,6 +269,14 @@ fn skipped_fields(
                     field.name
                 ));
             }
+            check_droppable_field(field)?;
+            if let DefaultFrom::Container(_) = default {
+                // The container's other fields are dropped after the
+                // skipped ones are moved out of its default.
+                for other in fields {
+                    check_droppable_field(other)?;
+                }
+            }
             Ok(SkippedField {
                 name: field.name,
                 offset: field.offset,
@@ -252,7 +284,11 @@ fn skipped_fields(
                 default,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    // Those moved out of the container's default go last, so that one
+    // default value serves them all (a stable sort keeps field order).
+    skipped.sort_by_key(|field| matches!(field.default, DefaultFrom::Container(_)));
+    Ok(skipped)
 }
 
 /// Whether `shape` is std's `HashSet`/`HashMap`, whose facet `insert`

@@ -17,9 +17,9 @@ use facet_core::{
 };
 
 use super::{
-    ArrayOp, DiscriminantRead, Elements, EnumOp, FallbackReason, FieldProxy, FieldStep, IntKind,
-    Iteration, ListOp, MapOp, Node, NodeId, Op, OptionOp, Plan, PointerOp, ResultOp, SetOp,
-    SliceOp, StrAccess, VariantStep,
+    ArrayOp, Build, DiscriminantRead, Elements, EnumOp, FallbackReason, FieldProxy, FieldStep,
+    IntKind, Iteration, ListOp, MapOp, Node, NodeId, Op, OptionOp, Plan, PointerOp, ResultOp,
+    SetOp, SliceOp, StrAccess, VariantStep,
 };
 use crate::Error;
 
@@ -98,6 +98,17 @@ fn skip_wire_free_zero_sized_runs(nodes: &mut [Node]) {
             return answer;
         }
         known[index] = Some(false);
+        // A decode plan fills skipped fields with their defaults: a value
+        // with any is built even when no byte is read for it.
+        if matches!(&nodes[index].build, Some(Build::Fields(skipped)) if !skipped.is_empty())
+            || matches!(
+                &nodes[index].build,
+                Some(Build::Enum(_) | Build::Uninhabited)
+            )
+        {
+            known[index] = Some(false);
+            return false;
+        }
         let answer = match &nodes[index].op {
             Op::Nothing => true,
             Op::Fields(fields) => fields
@@ -352,6 +363,21 @@ impl Lowerer {
         }) {
             let field_path = format!("{path}.{}", field.name);
             let proxy = field.effective_proxy(Some("postcard")).filter(|_| decoding);
+            let deferred = proxy.is_some() && !build::droppable(field.shape());
+            if deferred
+                && steps
+                    .iter()
+                    .any(|step: &FieldStep| step.proxy.is_some_and(|p| p.deferred))
+            {
+                return Err(Error::Unsupported {
+                    path: field_path,
+                    type_name: field.shape().to_string(),
+                    reason: "a second proxied field whose type facet cannot drop (an opaque \
+                             field): the decoder converts one such field last, but a failed \
+                             conversion of another would leak the first"
+                        .to_string(),
+                });
+            }
             let node = match proxy {
                 Some(proxy) => self.node_for(proxy.shape, format!("{field_path}<proxy>"))?,
                 None => self.node_for(field.shape(), field_path)?,
@@ -363,6 +389,7 @@ impl Lowerer {
                 proxy: proxy.map(|proxy| FieldProxy {
                     convert_in: proxy.convert_in,
                     target: field.shape(),
+                    deferred,
                 }),
             });
         }
