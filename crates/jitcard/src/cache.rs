@@ -211,16 +211,27 @@ struct Table {
 static TABLE: AtomicPtr<Table> = AtomicPtr::new(ptr::null_mut());
 
 /// What only writers touch, under the lock: every entry (to find the entry
-/// of a type by id when a new shape address of it shows up) and the number
-/// of aliases in the table.
+/// of a type by id when a new shape address of it shows up), the number
+/// of aliases in the table, and the tables a growth replaced.
 struct Writer {
     entries: Vec<&'static TypeEntry>,
     aliases: usize,
+    /// Replaced tables are never freed (readers may still be probing
+    /// them); kept here so that they stay reachable, like the rest of the
+    /// registry (their total size is under twice the current table's).
+    retired: Vec<RetiredTable>,
 }
+
+/// A table pointer kept only so that the table stays reachable.
+struct RetiredTable(#[allow(dead_code)] *mut Table);
+
+// SAFETY: the pointer is never dereferenced through this wrapper.
+unsafe impl Send for RetiredTable {}
 
 static WRITER: Mutex<Writer> = Mutex::new(Writer {
     entries: Vec::new(),
     aliases: 0,
+    retired: Vec::new(),
 });
 
 const FIRST_TABLE_LEN: usize = 64;
@@ -313,7 +324,11 @@ fn insert(shape: &'static Shape) -> &'static TypeEntry {
                 }
             }
         }
-        // The old table is leaked: readers may still be probing it.
+        // The old table is retired, not freed: readers may still be
+        // probing it.
+        if !table.is_null() {
+            writer.retired.push(RetiredTable(table));
+        }
         table = Box::into_raw(Box::new(grown));
         TABLE.store(table, Ordering::Release);
     }
