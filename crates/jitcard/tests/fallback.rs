@@ -284,15 +284,37 @@ struct Timed {
     elapsed: Duration,
 }
 
+/// facet gives `Duration` a `(u64, u32)` proxy but facet-postcard 0.46
+/// writes it as its `Display` string ("3s 500ns"), which neither serde nor
+/// facet-postcard's own decoder reads back. jitcard encodes it through the
+/// proxy: serde's bytes, on every engine, and they round-trip.
 #[test]
-fn std_types_with_a_facet_proxy_fall_back() {
+fn std_scalars_with_a_facet_proxy_are_encoded_through_it() {
     let value = Timed {
         label: "t".into(),
         elapsed: Duration::new(3, 500),
     };
-    // facet gives `Duration` a string proxy, so its postcard form is facet's
-    // (e.g. "3s 500ns"), not serde's `{ secs, nanos }`: jitcard follows facet.
-    assert_falls_back(&value, "Duration", FallbackReason::Proxy);
+    let expected = postcard::to_allocvec(&value).unwrap();
+    assert_eq!(expected, [1, b't', 3, 0xf4, 0x03]);
+    assert_ne!(facet_postcard::to_vec(&value).unwrap(), expected);
+    for engine in jitcard_bench::cases::jitcard_engines_under_test() {
+        let encoder = Encoder::<Timed>::new(engine).expect("encoder builds");
+        assert!(
+            encoder
+                .plan()
+                .fallbacks()
+                .any(|(node, reason)| node.shape.to_string() == "Duration"
+                    && *reason == FallbackReason::Proxy)
+        );
+        assert_eq!(
+            encoder.to_vec(&value).unwrap(),
+            expected,
+            "{}",
+            engine.name()
+        );
+    }
+    let back: Duration = jitcard::from_bytes(&jitcard::to_vec(&value.elapsed).unwrap()).unwrap();
+    assert_eq!(back, value.elapsed);
 }
 
 #[derive(Facet, Serialize, Debug)]
