@@ -37,6 +37,7 @@ use std::sync::{Mutex, OnceLock};
 
 use facet_core::Shape;
 
+use crate::decoder::DecodeRunner;
 use crate::plan::{self, Plan};
 use crate::{Error, Runner};
 
@@ -48,6 +49,10 @@ pub(crate) struct TypeEntry {
     decode_plan: OnceLock<Result<Plan, Error>>,
     #[cfg(feature = "jit")]
     encoders: [OnceLock<Result<crate::jit::CompiledEncoder, Error>>; crate::VtableCalls::COUNT],
+    #[cfg(feature = "jit")]
+    decoders: [OnceLock<Result<crate::jit::CompiledDecoder, Error>>; crate::VtableCalls::COUNT],
+    /// The decode plan and what `from_bytes` runs it on.
+    default_decode: OnceLock<Result<(&'static Plan, DecodeRunner), Error>>,
     /// The plan and what the default-engine API runs it on: one load on
     /// the `to_vec` path.
     default: OnceLock<Result<(&'static Plan, Runner), Error>>,
@@ -118,6 +123,51 @@ impl TypeEntry {
         };
         match compiled {
             Ok(encoder) => Ok(encoder),
+            Err(error) => Err(error.clone()),
+        }
+    }
+}
+
+impl TypeEntry {
+    /// The decode plan and runner of the default-engine API (`from_bytes`,
+    /// ...): the JIT decoder where the JIT runs here and the type compiled,
+    /// else the interpreter.
+    pub(crate) fn default_decoder(&'static self) -> Result<(&'static Plan, DecodeRunner), Error> {
+        let chosen = self.default_decode.get_or_init(|| {
+            let plan = self.decode_plan()?;
+            #[cfg(feature = "jit")]
+            if let crate::Engine::Jit { vtable_calls } = crate::Engine::host_default()
+                && let Ok(compiled) = self.decoder(vtable_calls)
+            {
+                return Ok((plan, DecodeRunner::Jit(compiled)));
+            }
+            Ok((plan, DecodeRunner::Interpreter))
+        });
+        match chosen {
+            Ok(chosen) => Ok(*chosen),
+            Err(error) => Err(error.clone()),
+        }
+    }
+
+    /// The compiled decoder of the type for `mode`, compiled on first request.
+    #[cfg(feature = "jit")]
+    pub(crate) fn decoder(
+        &'static self,
+        mode: crate::VtableCalls,
+    ) -> Result<&'static crate::jit::CompiledDecoder, Error> {
+        let slot = &self.decoders[mode.index()];
+        let compiled = match slot.get() {
+            Some(compiled) => compiled,
+            None => {
+                let plan = self.decode_plan()?;
+                slot.get_or_init(|| {
+                    COMPILATIONS.fetch_add(1, Ordering::Relaxed);
+                    crate::jit::compile_decoder(plan, mode)
+                })
+            }
+        };
+        match compiled {
+            Ok(decoder) => Ok(decoder),
             Err(error) => Err(error.clone()),
         }
     }
@@ -299,6 +349,9 @@ fn insert(shape: &'static Shape) -> &'static TypeEntry {
                 decode_plan: OnceLock::new(),
                 #[cfg(feature = "jit")]
                 encoders: Default::default(),
+                #[cfg(feature = "jit")]
+                decoders: Default::default(),
+                default_decode: OnceLock::new(),
                 default: OnceLock::new(),
             }));
             writer.entries.push(entry);

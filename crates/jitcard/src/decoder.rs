@@ -13,7 +13,15 @@ use facet::Facet;
 use facet_core::PtrUninit;
 
 use crate::plan::Plan;
-use crate::{Engine, Error, cache, interp};
+use crate::{CompileReport, Engine, Error, cache, interp};
+
+/// What runs a decode plan.
+#[derive(Clone, Copy)]
+pub(crate) enum DecodeRunner {
+    Interpreter,
+    #[cfg(feature = "jit")]
+    Jit(&'static crate::jit::CompiledDecoder),
+}
 
 /// Bounds on what one decode may spend on hostile input. The defaults are
 /// safe on any thread (the decoder grows its stack on demand) and far above
@@ -51,6 +59,7 @@ impl Default for DecodeLimits {
 pub struct Decoder<T> {
     plan: &'static Plan,
     engine: Engine,
+    runner: DecodeRunner,
     limits: DecodeLimits,
     _decodes: PhantomData<fn() -> T>,
 }
@@ -61,23 +70,93 @@ impl<'de, T: Facet<'de>> Decoder<T> {
     /// Fails with [`Error::Unsupported`], naming the field path, when part
     /// of `T` cannot be built from postcard bytes (`&u32`, a part whose wire
     /// form only facet-postcard defines), and with
-    /// [`Error::EngineUnavailable`] for engines that cannot decode yet (the
-    /// JIT decodes in a later version: use [`Engine::Interpreter`]).
+    /// [`Error::EngineUnavailable`] (saying why) when `engine` cannot run
+    /// here, e.g. the JIT on a host that forbids executable memory.
+    ///
+    /// A JIT decoder builds most parts of `T` in generated code and hands
+    /// the rest (sets, maps, proxies, skipped fields, ...) to the
+    /// interpreter, on the same bytes: [`Decoder::coverage`] lists which.
     pub fn new(engine: Engine) -> Result<Self, Error> {
-        let plan = cache::entry(T::SHAPE).decode_plan()?;
+        let entry = cache::entry(T::SHAPE);
+        let plan = entry.decode_plan()?;
         engine.check_available()?;
-        if let Engine::Jit { .. } = engine {
-            return Err(Error::EngineUnavailable {
-                engine: engine.name(),
-                reason: "the JIT does not decode yet; use Engine::Interpreter".to_string(),
-            });
-        }
+        let runner = match engine {
+            Engine::Interpreter => DecodeRunner::Interpreter,
+            #[cfg(feature = "jit")]
+            Engine::Jit { vtable_calls } => DecodeRunner::Jit(entry.decoder(vtable_calls)?),
+            #[cfg(not(feature = "jit"))]
+            Engine::Jit { .. } => unreachable!("check_available refuses the JIT without `jit`"),
+        };
         Ok(Decoder {
             plan,
             engine,
+            runner,
             limits: DecodeLimits::default(),
             _decodes: PhantomData,
         })
+    }
+
+    /// Like [`new`](Self::new), but fails with [`Error::NotCompiled`] if any
+    /// part of `T` would not be built by `engine` itself (a JIT decoder
+    /// hands some parts to the interpreter): for tests and benchmarks that
+    /// must measure the engine.
+    pub fn strict(engine: Engine) -> Result<Self, Error> {
+        let decoder = Self::new(engine)?;
+        if let Some(part) = decoder
+            .coverage()
+            .into_iter()
+            .find(|part| part.built_by != engine)
+        {
+            return Err(Error::NotCompiled {
+                path: part.path,
+                type_name: part.type_name,
+                reason: format!("built by the {}", part.built_by.name()),
+            });
+        }
+        Ok(decoder)
+    }
+
+    /// Which engine builds each part (plan node) of `T`: for a JIT decoder,
+    /// the parts generated code hands to the interpreter.
+    pub fn coverage(&self) -> Vec<DecodeCoverage> {
+        self.plan
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| !matches!(node.build, Some(crate::plan::Build::Unsized)))
+            .map(|(index, node)| DecodeCoverage {
+                path: node.path.clone(),
+                type_name: node.shape.to_string(),
+                built_by: match self.engine {
+                    #[cfg(feature = "jit")]
+                    Engine::Jit { .. }
+                        if !crate::jit::decode_builds_inline(
+                            self.plan,
+                            crate::plan::NodeId::from_index(index),
+                        ) =>
+                    {
+                        Engine::Interpreter
+                    }
+                    engine => {
+                        let _ = index;
+                        engine
+                    }
+                },
+            })
+            .collect()
+    }
+
+    /// Machine-code size and compile time of a JIT decoder (of the first
+    /// and only compilation of this type and mode).
+    pub fn compile_report(&self) -> Option<CompileReport> {
+        match self.runner {
+            DecodeRunner::Interpreter => None,
+            #[cfg(feature = "jit")]
+            DecodeRunner::Jit(compiled) => Some(CompileReport {
+                code_size: compiled.code_size,
+                compile_time: compiled.compile_time,
+            }),
+        }
     }
 
     /// The same decoder with other limits.
@@ -96,10 +175,11 @@ impl<'de, T: Facet<'de>> Decoder<T> {
     /// after it (as `postcard::take_from_bytes` does).
     pub fn take(&self, bytes: &'de [u8]) -> Result<(T, &'de [u8]), Error> {
         // SAFETY: the plan was lowered from `T::SHAPE`, whose values `slot`
-        // holds; on `Ok` the decoder initialized it. Values borrowing from
-        // the input borrow `bytes` for `'de`, which `T: Facet<'de>` ties to
-        // every lifetime `T` has (facet's derive requires it).
-        unsafe { take_with(self.plan, bytes, self.limits) }
+        // holds, and the runner runs it; on `Ok` the decoder initialized it.
+        // Values borrowing from the input borrow `bytes` for `'de`, which
+        // `T: Facet<'de>` ties to every lifetime `T` has (facet's derive
+        // requires it).
+        unsafe { take_with(self.plan, self.runner, bytes, self.limits) }
     }
 
     /// The decode plan this decoder runs (printable with `{}`).
@@ -116,6 +196,18 @@ impl<'de, T: Facet<'de>> Decoder<T> {
     pub fn limits(&self) -> DecodeLimits {
         self.limits
     }
+}
+
+/// Which engine builds one part of a decoded type (see
+/// [`Decoder::coverage`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeCoverage {
+    /// The part's path, e.g. `Payload.entries[].name`.
+    pub path: String,
+    /// Its type.
+    pub type_name: String,
+    /// The engine that builds it.
+    pub built_by: Engine,
 }
 
 impl<T> Clone for Decoder<T> {
@@ -146,22 +238,32 @@ pub fn from_bytes<'de, T: Facet<'de>>(bytes: &'de [u8]) -> Result<T, Error> {
 /// limits, and returns it with the bytes after it (as
 /// `postcard::take_from_bytes` does).
 pub fn take_from_bytes<'de, T: Facet<'de>>(bytes: &'de [u8]) -> Result<(T, &'de [u8]), Error> {
-    let plan = cache::entry(T::SHAPE).decode_plan()?;
+    let (plan, runner) = cache::entry(T::SHAPE).default_decoder()?;
     // SAFETY: as in `Decoder::take`.
-    unsafe { take_with(plan, bytes, DecodeLimits::default()) }
+    unsafe { take_with(plan, runner, bytes, DecodeLimits::default()) }
 }
 
 /// # Safety
-/// `plan` is the decode plan of `T`'s shape.
+/// `plan` is the decode plan of `T`'s shape, and `runner` runs it.
 unsafe fn take_with<'de, T: Facet<'de>>(
     plan: &Plan,
+    runner: DecodeRunner,
     bytes: &'de [u8],
     limits: DecodeLimits,
 ) -> Result<(T, &'de [u8]), Error> {
     let mut slot = MaybeUninit::<T>::uninit();
     // SAFETY: `slot` is valid for writes of `T`, the plan's root shape.
-    let decoded =
-        unsafe { interp::decode::decode(plan, bytes, PtrUninit::new(slot.as_mut_ptr()), limits) };
+    let decoded = unsafe {
+        match runner {
+            DecodeRunner::Interpreter => {
+                interp::decode::decode(plan, bytes, PtrUninit::new(slot.as_mut_ptr()), limits)
+            }
+            #[cfg(feature = "jit")]
+            DecodeRunner::Jit(compiled) => {
+                compiled.decode(plan, bytes, slot.as_mut_ptr().cast(), limits)
+            }
+        }
+    };
     match decoded {
         // SAFETY: the decode initialized `slot` with a `T`.
         Ok(used) => Ok((unsafe { slot.assume_init() }, &bytes[used..])),

@@ -51,7 +51,7 @@ pub mod plan;
 mod stack;
 pub mod wire;
 
-pub use decoder::{DecodeLimits, Decoder, from_bytes, take_from_bytes};
+pub use decoder::{DecodeCoverage, DecodeLimits, Decoder, from_bytes, take_from_bytes};
 pub(crate) use encoder::Runner;
 pub use encoder::{Encoder, to_extend, to_vec};
 pub use engine::{Engine, VtableCalls};

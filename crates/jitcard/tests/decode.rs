@@ -15,11 +15,13 @@ where
     T: for<'a> Facet<'a> + Serialize + PartialEq + Debug,
 {
     let bytes = postcard::to_allocvec(value).unwrap();
-    let decoded: T = Decoder::<T>::new(Engine::Interpreter)
-        .unwrap()
-        .decode(&bytes)
-        .unwrap_or_else(|e| panic!("{}: {e}", std::any::type_name::<T>()));
-    assert_eq!(&decoded, value);
+    for engine in Engine::available() {
+        let decoded: T = Decoder::<T>::new(engine)
+            .unwrap()
+            .decode(&bytes)
+            .unwrap_or_else(|e| panic!("{} on {}: {e}", std::any::type_name::<T>(), engine.name()));
+        assert_eq!(&decoded, value, "{}", engine.name());
+    }
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use facet::Facet;
-use jitcard::{Error, InvalidKind};
+use jitcard::{Decoder, Engine, Error, InvalidKind};
 use jitcard_bench::workloads::{
     GnarlyPayload, ManyVariants, Message, NumericBuffer, OptionHeavy, PointerHeavy, Tree,
     WideStruct,
@@ -201,8 +201,13 @@ fn mutations(bytes: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
 /// Decodes every mutation of `bytes` as `T`, checking the heap and the
 /// counted values after each; returns how many inputs were tried.
 fn account<T: for<'de> Facet<'de>>(bytes: &[u8]) -> usize {
-    // Warm up: the plan and its cache entry stay for the process.
+    // Warm up: the plans, compiled decoders and cache entries stay for the
+    // process.
     drop(jitcard::from_bytes::<T>(bytes));
+    let decoders: Vec<_> = Engine::available()
+        .into_iter()
+        .map(|engine| Decoder::<T>::new(engine).unwrap())
+        .collect();
     let mut tried = 0;
     for input in mutations(bytes) {
         let blocks = live_blocks();
@@ -210,6 +215,9 @@ fn account<T: for<'de> Facet<'de>>(bytes: &[u8]) -> usize {
         let alive = TRACKED_ALIVE.load(Ordering::SeqCst);
         drop(jitcard::from_bytes::<T>(&input));
         drop(jitcard::take_from_bytes::<T>(&input));
+        for decoder in &decoders {
+            drop(decoder.take(&input));
+        }
         assert_eq!(
             live_blocks(),
             blocks,

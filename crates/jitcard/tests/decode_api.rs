@@ -45,18 +45,36 @@ fn from_bytes_ignores_trailing_bytes_and_take_returns_them() {
 }
 
 #[test]
-fn decoders_are_copy_send_sync_and_jit_engines_are_not_available_yet() {
+fn decoders_are_copy_send_sync_and_every_engine_decodes() {
     fn assert_traits<T: Clone + Copy + Send + Sync + 'static>() {}
     assert_traits::<Decoder<Config>>();
     let decoder = Decoder::<Config>::new(Engine::Interpreter).unwrap();
     let copy = decoder;
     assert!(std::ptr::eq(copy.plan(), decoder.plan()));
     assert_eq!(decoder.limits(), DecodeLimits::default());
-    for vtable_calls in [VtableCalls::Trampoline, VtableCalls::Direct] {
-        let error = Decoder::<Config>::new(Engine::Jit { vtable_calls }).unwrap_err();
+    assert!(decoder.compile_report().is_none());
+    let bytes = postcard::to_allocvec(&config()).unwrap();
+    for vtable_calls in [
+        VtableCalls::Trampoline,
+        VtableCalls::Direct,
+        VtableCalls::DirectViaWin64Adapters,
+    ] {
+        let engine = Engine::Jit { vtable_calls };
+        if !engine.is_available() {
+            assert!(matches!(
+                Decoder::<Config>::new(engine),
+                Err(Error::EngineUnavailable { .. })
+            ));
+            continue;
+        }
+        let decoder = Decoder::<Config>::strict(engine).unwrap();
+        assert!(decoder.compile_report().unwrap().code_size > 0);
+        assert_eq!(decoder.decode(&bytes).unwrap(), config());
         assert!(
-            matches!(error, Error::EngineUnavailable { .. }),
-            "{error:?}"
+            decoder
+                .coverage()
+                .iter()
+                .all(|part| part.built_by == engine)
         );
     }
 }

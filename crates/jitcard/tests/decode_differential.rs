@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use facet::Facet;
-use jitcard::{Error, InvalidKind};
+use jitcard::{Decoder, Engine, Error, InvalidKind};
 use proptest::prelude::*;
 use serde::Serialize;
 use serde::de::{Deserialize, DeserializeOwned};
@@ -74,11 +74,37 @@ fn documented_limit(error: &Error) -> bool {
     )
 }
 
-/// jitcard and postcard agree on `input`.
+/// Every engine decodes `input` exactly as the default API does: the same
+/// value and rest, or the same error (kind, offset and path).
+fn engines_agree<'de, T>(input: &'de [u8]) -> Result<(), String>
+where
+    T: Facet<'de> + Same + Debug,
+{
+    let reference = jitcard::take_from_bytes::<T>(input);
+    for engine in Engine::available() {
+        let decoder = Decoder::<T>::new(engine).map_err(|e| e.to_string())?;
+        let result = decoder.take(input);
+        let same = match (&reference, &result) {
+            (Ok((a, rest_a)), Ok((b, rest_b))) => a.same(b) && rest_a.len() == rest_b.len(),
+            (Err(a), Err(b)) => a == b,
+            _ => false,
+        };
+        if !same {
+            return Err(format!(
+                "{input:02x?}: {} gave {result:?}, the default engine {reference:?}",
+                engine.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// jitcard (every engine) and postcard agree on `input`.
 fn agree<'de, T>(input: &'de [u8]) -> Result<(), String>
 where
     T: Facet<'de> + Deserialize<'de> + Same + Debug,
 {
+    engines_agree::<T>(input)?;
     let ours = jitcard::take_from_bytes::<T>(input);
     let theirs = postcard::take_from_bytes::<T>(input);
     match (ours, theirs) {

@@ -4,9 +4,9 @@
 #![cfg(feature = "jit")]
 
 use facet::Facet;
-use jitcard::{Encoder, Engine, VtableCalls};
+use jitcard::{Decoder, Encoder, Engine, VtableCalls};
 
-#[derive(Facet)]
+#[derive(Facet, Debug, PartialEq)]
 struct Probe {
     id: u32,
     children: Vec<Probe>,
@@ -33,6 +33,11 @@ fn clif_dump_and_perf_map_name_every_compiled_function() {
         }],
     };
     assert_eq!(encoder.to_vec(&value).unwrap(), [1, 1, 2, 0]);
+    let decoder = Decoder::<Probe>::new(Engine::Jit {
+        vtable_calls: VtableCalls::Direct,
+    })
+    .unwrap();
+    assert_eq!(decoder.decode(&[1, 1, 2, 0]).unwrap(), value);
 
     let dumps: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -60,10 +65,14 @@ fn clif_dump_and_perf_map_name_every_compiled_function() {
         "CLIF and machine code for every function"
     );
     let map = std::fs::read_to_string(format!("/tmp/perf-{}.map", std::process::id())).unwrap();
+    assert!(
+        map.lines().any(|l| l.contains("jitcard::decode::Probe")),
+        "a perf map line for Probe's decoder"
+    );
     let line = map
         .lines()
-        .find(|l| l.contains("jitcard::Probe"))
-        .expect("a perf map line for Probe");
+        .find(|l| l.contains("jitcard::encode::Probe"))
+        .expect("a perf map line for Probe's encoder");
     let mut fields = line.split(' ');
     let address = usize::from_str_radix(fields.next().unwrap(), 16).unwrap();
     let size = usize::from_str_radix(fields.next().unwrap(), 16).unwrap();

@@ -239,8 +239,79 @@ unsafe fn drop_through_facet(shape: &'static Shape, ptr: PtrMut) {
     }
 }
 
+/// Draws `count` elements of `stride` bytes that take no wire bytes from
+/// the zero-size budget `left` (at least one unit per element); `false`
+/// (nothing drawn) when the budget does not cover them.
+pub(crate) fn charge_zero_sized(left: &mut usize, count: usize, stride: usize) -> bool {
+    let units = count.saturating_mul(stride.max(1));
+    if units > *left {
+        return false;
+    }
+    *left -= units;
+    true
+}
+
+/// Drops a value a decode built (on a failure path), with stack room for
+/// `deepest` levels of recursive nesting; a panicking `Drop` is contained
+/// (the decode's own error is what the caller gets).
+///
+/// # Safety
+/// `ptr` points at a live value of `shape`, dropped exactly once.
+pub(crate) unsafe fn drop_built(shape: &'static Shape, ptr: PtrMut, deepest: usize) {
+    let room = stack::RED_ZONE.saturating_add(deepest.saturating_mul(DROP_ROOM_PER_LEVEL));
+    stack::with_room(room, || {
+        // SAFETY: forwarded from this function's contract.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+            drop_through_facet(shape, ptr)
+        }));
+    });
+}
+
+/// Where a decode run by another engine stands when it hands one part to
+/// the interpreter ([`decode_part`]), and after.
+pub(crate) struct Progress {
+    /// Input position.
+    pub pos: usize,
+    /// Recursive nodes that may still be entered.
+    pub depth_left: usize,
+    /// Zero-size budget left.
+    pub zero_sized_left: usize,
+    /// Deepest nesting reached.
+    pub deepest: usize,
+    /// The stack limit of the stack the part runs on.
+    pub stack_limit: usize,
+}
+
+/// Decodes one part (node `id`) of a decode another engine runs, from
+/// `progress.pos` into `dst`, and updates `progress`.
+///
+/// # Safety
+/// As [`decode`], for node `id`'s shape.
+pub(crate) unsafe fn decode_part(
+    plan: &Plan,
+    input: &[u8],
+    limits: DecodeLimits,
+    progress: &mut Progress,
+    id: NodeId,
+    dst: PtrUninit,
+) -> Result<(), Error> {
+    let mut run = Run::new(plan, input, limits, NoPath);
+    run.pos = progress.pos;
+    run.depth_left = progress.depth_left;
+    run.zero_sized_left = progress.zero_sized_left;
+    run.deepest = progress.deepest;
+    run.stack_limit = progress.stack_limit;
+    // SAFETY: forwarded from the caller's contract.
+    let result = unsafe { run.node(id, dst) };
+    progress.pos = run.pos;
+    progress.depth_left = run.depth_left;
+    progress.zero_sized_left = run.zero_sized_left;
+    progress.deepest = run.deepest;
+    result
+}
+
 /// How many elements to make room for before any has decoded.
-fn cautious(count: usize, stride: usize) -> usize {
+pub(crate) fn cautious(count: usize, stride: usize) -> usize {
     match CAUTIOUS_BYTES.checked_div(stride) {
         Some(fit) => count.min(fit.max(1)),
         None => count,
@@ -288,13 +359,8 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
     /// # Safety
     /// `ptr` points at a live value of `shape`, dropped exactly once.
     unsafe fn drop(&self, shape: &'static Shape, ptr: PtrMut) {
-        let room = stack::RED_ZONE.saturating_add(self.deepest.saturating_mul(DROP_ROOM_PER_LEVEL));
-        stack::with_room(room, || {
-            // SAFETY: forwarded from this function's contract.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                drop_through_facet(shape, ptr)
-            }));
-        });
+        // SAFETY: forwarded from this function's contract.
+        unsafe { drop_built(shape, ptr, self.deepest) };
     }
 
     /// Draws `count` elements of `stride` bytes that take no wire bytes from
@@ -307,18 +373,17 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         count: usize,
         stride: usize,
     ) -> Result<(), Error> {
-        let units = count.saturating_mul(stride.max(1));
-        if units > self.zero_sized_left {
-            return Err(self.invalid_at(
+        if charge_zero_sized(&mut self.zero_sized_left, count, stride) {
+            Ok(())
+        } else {
+            Err(self.invalid_at(
                 id,
                 start,
                 InvalidKind::TooManyZeroSized {
                     limit: self.limits.max_zero_sized_elements,
                 },
-            ));
+            ))
         }
-        self.zero_sized_left -= units;
-        Ok(())
     }
 
     /// Fails with an unexpected end unless the input left can hold node
@@ -336,13 +401,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
 
     /// The error `kind` at byte `offset`, in node `id`.
     fn invalid_at(&self, id: NodeId, offset: usize, kind: InvalidKind) -> Error {
-        let node = self.plan.node(id);
-        Error::Invalid {
-            path: node.path.clone(),
-            type_name: node.shape.to_string(),
-            offset,
-            kind,
-        }
+        self.plan.node(id).invalid_at(offset, kind)
     }
 
     fn invalid(&self, id: NodeId, kind: InvalidKind) -> Error {

@@ -31,6 +31,23 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     /// Whether the function took one from the context's remaining depth at
     /// entry (and gives it back on success).
     counts_depth: bool,
+    /// The runtime this function's entry protocol calls.
+    entry: EntryHelpers,
+}
+
+/// The runtime side of a function's entry protocol (the encoder's and the
+/// decoder's contexts both start with the words `enter` touches: cursor,
+/// end, stack limit, remaining depth).
+#[derive(Clone, Copy)]
+pub(crate) struct EntryHelpers {
+    /// `fn(ctx, function, data, meta) -> status`: runs `function` again on
+    /// a new stack segment.
+    pub grow_stack: *const u8,
+    /// `fn(ctx, node: u32) -> status`: reports nesting beyond the limit.
+    pub too_deep: *const u8,
+    /// Where the context records the lowest remaining depth reached, when
+    /// it does (decoders: how deep a partly built value can be).
+    pub lowest_depth_left: Option<i32>,
 }
 
 /// Memory flags for loads of value fields and stores into the buffer: never
@@ -47,12 +64,13 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         b: &'a mut FunctionBuilder<'b>,
         frontend: TargetFrontendConfig,
         call_conv: CallConv,
+        entry: EntryHelpers,
     ) -> (Self, Value, Value) {
         let ptr = frontend.pointer_type();
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let params = b.block_params(entry).to_vec();
+        let first = b.create_block();
+        b.append_block_params_for_function_params(first);
+        b.switch_to_block(first);
+        let params = b.block_params(first).to_vec();
         let cur = b.declare_var(ptr);
         let end = b.declare_var(ptr);
         let fail = b.create_block();
@@ -68,6 +86,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             end,
             fail,
             counts_depth: false,
+            entry,
         };
         (emitter, params[1], params[2])
     }
@@ -91,7 +110,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.switch_to_block(grow);
         let function = self.b.ins().func_addr(ptr, this);
         let status = self.call_native(
-            super::runtime::grow_stack as *const u8,
+            self.entry.grow_stack,
             &[ptr, ptr, ptr, ptr],
             &[types::I32],
             &[ctx, function, data, meta],
@@ -107,7 +126,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             self.b.switch_to_block(deep);
             let node = self.b.ins().iconst(types::I32, i64::from(node));
             let status = self.call_native(
-                super::runtime::too_deep as *const u8,
+                self.entry.too_deep,
                 &[ptr, types::I32],
                 &[types::I32],
                 &[ctx, node],
@@ -116,6 +135,11 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             self.b.switch_to_block(allowed);
             let taken = self.b.ins().iadd_imm_s(left, -1);
             self.b.ins().store(flags(), taken, ctx, CTX_DEPTH_LEFT);
+            if let Some(lowest_at) = self.entry.lowest_depth_left {
+                let lowest = self.b.ins().load(ptr, flags(), ctx, lowest_at);
+                let lower = self.b.ins().umin(lowest, taken);
+                self.b.ins().store(flags(), lower, ctx, lowest_at);
+            }
             self.counts_depth = true;
         }
         self.reload_cursor();
@@ -158,6 +182,11 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// The current cursor.
     pub fn cur(&mut self) -> Value {
         self.b.use_var(self.cur)
+    }
+
+    /// The end of the buffer (encoders) or of the input (decoders).
+    pub fn end(&mut self) -> Value {
+        self.b.use_var(self.end)
     }
 
     /// Moves the cursor `bytes` forward.
@@ -315,6 +344,20 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             .ins()
             .brif(status, self.fail, &[status.into()], ok, &[]);
         self.b.switch_to_block(ok);
+    }
+
+    /// Branches to `target` (a block taking the status) when `status` (an
+    /// `i32`) is non-zero.
+    pub fn check_to(&mut self, status: Value, target: Block) {
+        let ok = self.b.create_block();
+        self.b.ins().brif(status, target, &[status.into()], ok, &[]);
+        self.b.switch_to_block(ok);
+    }
+
+    /// The function's failure exit: a block taking the status, which it
+    /// returns.
+    pub fn fail_block(&self) -> Block {
+        self.fail
     }
 
     /// Branches to the failure exit with `status` unconditionally.

@@ -76,6 +76,19 @@ impl PlanFacts {
     }
 }
 
+/// The nodes that get a decode function of their own: the root, the
+/// plan's recursive nodes, and large shared nodes (as for encoding; the
+/// items of sets and maps are built by the interpreter, see
+/// [`super::decode_codegen`]).
+pub(crate) fn decode_functions(plan: &Plan) -> Vec<bool> {
+    let mut own_function: Vec<bool> = (0..plan.nodes().len())
+        .map(|index| plan.is_recursive(NodeId::from_index(index)))
+        .collect();
+    own_function[plan.root().index()] = true;
+    outline_large_shared_nodes(plan, &mut own_function);
+    own_function
+}
+
 /// Estimated IR size of a node that is used more than once, above which it
 /// gets a function of its own instead of being inlined at every use.
 pub(crate) const SHARED_INLINE_BUDGET: usize = 320;

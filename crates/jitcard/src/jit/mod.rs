@@ -10,6 +10,9 @@
 //! address range to `/tmp/perf-<pid>.map` so `perf report` names JIT frames.
 
 mod codegen;
+mod decode_codegen;
+mod decode_emit;
+pub(crate) mod decode_runtime;
 pub(crate) mod diagnostics;
 mod emit;
 mod facet_ptr;
@@ -35,12 +38,45 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use facet_core::PtrConst;
 
 use crate::plan::{NodeId, Plan};
-use crate::{Error, VtableCalls};
+use crate::{DecodeLimits, Error, VtableCalls};
 use codegen::NodeEmitter;
-use emit::FunctionEmitter;
+use decode_codegen::DecodeEmitter;
+use decode_runtime::{DecodeCtx, DecodeFn};
+use emit::{EntryHelpers, FunctionEmitter};
 use facts::PlanFacts;
 use runtime::{CompiledFn, EncodeCtx, STATUS_OK};
 use vtable_calls::VtableCallEmitter;
+
+pub(crate) use decode_codegen::builds_inline as decode_builds_inline;
+
+/// Machine code compiled from one plan: its entry point and the module
+/// that owns it.
+struct Machine {
+    entry: *const u8,
+    code_size: usize,
+    /// The module that owns the machine code (and its bookkeeping): never
+    /// touched after compiling, its code freed when this is dropped.
+    /// Cached encoders and decoders live as long as the process, so theirs
+    /// never is.
+    module: std::mem::ManuallyDrop<JITModule>,
+}
+
+// SAFETY: the entry is a pointer to immutable machine code; calling it from
+// any thread is as safe as calling it from one. The module is only touched
+// by `Drop`, which has exclusive access.
+unsafe impl Send for Machine {}
+// SAFETY: as above; nothing is mutated through a shared reference.
+unsafe impl Sync for Machine {}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        // SAFETY: dropped exactly once, here.
+        let module = unsafe { std::mem::ManuallyDrop::take(&mut self.module) };
+        // SAFETY: `entry` dies with `self`, and no call into the code can be
+        // running (it would borrow `self`): nothing uses the code any more.
+        unsafe { module.free_memory() };
+    }
+}
 
 /// A plan compiled to machine code.
 pub(crate) struct CompiledEncoder {
@@ -49,26 +85,50 @@ pub(crate) struct CompiledEncoder {
     pub code_size: usize,
     /// Wall time spent compiling (lowering excluded).
     pub compile_time: Duration,
-    /// The module that owns the machine code (and its bookkeeping): never
-    /// touched after compiling, its code freed when the encoder is dropped.
-    /// Cached encoders live as long as the process, so theirs never is.
-    module: std::mem::ManuallyDrop<JITModule>,
+    _machine: Machine,
 }
 
-// SAFETY: the entry is a pointer to immutable machine code; calling it from
-// any thread is as safe as calling it from one. The module is only touched
-// by `Drop`, which has exclusive access.
-unsafe impl Send for CompiledEncoder {}
-// SAFETY: as above; nothing is mutated through a shared reference.
-unsafe impl Sync for CompiledEncoder {}
+/// A decode plan compiled to machine code.
+pub(crate) struct CompiledDecoder {
+    entry: DecodeFn,
+    /// Machine-code bytes of all its functions.
+    pub code_size: usize,
+    /// Wall time spent compiling (lowering excluded).
+    pub compile_time: Duration,
+    _machine: Machine,
+}
 
-impl Drop for CompiledEncoder {
-    fn drop(&mut self) {
-        // SAFETY: dropped exactly once, here.
-        let module = unsafe { std::mem::ManuallyDrop::take(&mut self.module) };
-        // SAFETY: `entry` dies with `self`, and no call into the code can be
-        // running (it would borrow `self`): nothing uses the code any more.
-        unsafe { module.free_memory() };
+impl CompiledDecoder {
+    /// Decodes the plan root's value from the start of `input` into `dst`;
+    /// returns how many bytes it took.
+    ///
+    /// # Safety
+    /// As [`crate::interp::decode::decode`], and `plan` is the plan this
+    /// decoder was compiled from.
+    pub(crate) unsafe fn decode(
+        &self,
+        plan: &Plan,
+        input: &[u8],
+        dst: *mut u8,
+        limits: DecodeLimits,
+    ) -> Result<usize, Error> {
+        let mut ctx = DecodeCtx::new(input, plan, limits);
+        // SAFETY: the entry was compiled from `plan` for values of its root
+        // shape, which the caller guarantees `dst` is valid for.
+        let run = |ctx: &mut DecodeCtx| unsafe { (self.entry)(ctx, dst, 0) };
+        let status = if crate::stack::stack_pointer() < ctx.stack_limit() {
+            crate::stack::on_new_segment(|limit| {
+                ctx.set_stack_limit(limit);
+                run(&mut ctx)
+            })
+        } else {
+            run(&mut ctx)
+        };
+        if status == STATUS_OK {
+            Ok(ctx.position())
+        } else {
+            Err(ctx.take_error())
+        }
     }
 }
 
@@ -247,10 +307,88 @@ fn internal(message: impl std::fmt::Display) -> Error {
 /// Compiles `plan` with vtable calls in `mode`. Never panics: a panic
 /// inside Cranelift becomes [`Error::Internal`].
 pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
+    let started = Instant::now();
+    let facts = PlanFacts::of(plan);
+    let entry = EntryHelpers {
+        grow_stack: runtime::grow_stack as *const u8,
+        too_deep: runtime::too_deep as *const u8,
+        lowest_depth_left: None,
+    };
+    let machine = guarded(|| {
+        build(
+            plan,
+            mode,
+            "encode",
+            &facts.own_function,
+            entry,
+            &|e, node, functions, calls, data, meta| {
+                let nodes = NodeEmitter {
+                    plan,
+                    facts: &facts,
+                    calls,
+                    function_node: node,
+                    functions,
+                };
+                nodes.function_body(e, data, meta);
+            },
+        )
+    })?;
+    // SAFETY: the root function was compiled with the `CompiledFn` signature
+    // in the host's C calling convention.
+    let entry = unsafe { std::mem::transmute::<*const u8, CompiledFn>(machine.entry) };
+    Ok(CompiledEncoder {
+        entry,
+        code_size: machine.code_size,
+        compile_time: started.elapsed(),
+        _machine: machine,
+    })
+}
+
+/// Compiles the decode plan `plan` with vtable calls in `mode`. Never
+/// panics: a panic inside Cranelift becomes [`Error::Internal`].
+pub(crate) fn compile_decoder(plan: &Plan, mode: VtableCalls) -> Result<CompiledDecoder, Error> {
+    let started = Instant::now();
+    let own_function = facts::decode_functions(plan);
+    let entry = EntryHelpers {
+        grow_stack: decode_runtime::grow_stack as *const u8,
+        too_deep: decode_runtime::too_deep as *const u8,
+        lowest_depth_left: Some(decode_runtime::CTX_LOWEST_DEPTH_LEFT),
+    };
+    let machine = guarded(|| {
+        build(
+            plan,
+            mode,
+            "decode",
+            &own_function,
+            entry,
+            &|e, node, functions, calls, data, meta| {
+                let nodes = DecodeEmitter {
+                    plan,
+                    own_function: &own_function,
+                    calls,
+                    function_node: node,
+                    functions,
+                    stack_scratch: std::cell::Cell::new(0),
+                };
+                nodes.function_body(e, data, meta);
+            },
+        )
+    })?;
+    // SAFETY: the root function was compiled with the `DecodeFn` signature
+    // in the host's C calling convention.
+    let entry = unsafe { std::mem::transmute::<*const u8, DecodeFn>(machine.entry) };
+    Ok(CompiledDecoder {
+        entry,
+        code_size: machine.code_size,
+        compile_time: started.elapsed(),
+        _machine: machine,
+    })
+}
+
+/// Runs a compilation with stack room, turning a panic into an error.
+fn guarded(f: impl FnOnce() -> Result<Machine, Error>) -> Result<Machine, Error> {
     let compiled = crate::stack::with_room(crate::stack::BUILD_ROOM, || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            compile_unguarded(plan, mode)
-        }))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
     });
     compiled.unwrap_or_else(|panic| {
         Err(internal(format!(
@@ -260,8 +398,28 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
     })
 }
 
-fn compile_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
-    let started = Instant::now();
+/// Emits the body of the function of one node: `(emitter, node, callee
+/// references of every function node, vtable calls, data, meta)`.
+type EmitBody<'a> = dyn Fn(
+        &mut FunctionEmitter,
+        NodeId,
+        Vec<Option<cranelift_codegen::ir::FuncRef>>,
+        VtableCallEmitter,
+        ir::Value,
+        ir::Value,
+    ) + 'a;
+
+/// Compiles one function per node marked in `own_function` (all of the
+/// signature `fn(ctx, data, meta) -> status`), each body emitted by
+/// `emit_body`; the root's is the entry.
+fn build(
+    plan: &Plan,
+    mode: VtableCalls,
+    label: &str,
+    own_function: &[bool],
+    entry_helpers: EntryHelpers,
+    emit_body: &EmitBody,
+) -> Result<Machine, Error> {
     availability().map_err(|reason| Error::EngineUnavailable {
         engine: crate::Engine::Jit { vtable_calls: mode }.name(),
         reason: reason.to_string(),
@@ -272,7 +430,6 @@ fn compile_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, 
     let call_conv = isa.default_call_conv();
     let frontend = isa.frontend_config();
     let mut module = new_module(isa);
-    let facts = PlanFacts::of(plan);
 
     let mut signature = Signature::new(call_conv);
     let ptr = frontend.pointer_type();
@@ -283,10 +440,10 @@ fn compile_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, 
 
     let mut ids: Vec<Option<FuncId>> = vec![None; plan.nodes().len()];
     let mut names = vec![String::new(); plan.nodes().len()];
-    for (index, own) in facts.own_function.iter().enumerate() {
+    for (index, own) in own_function.iter().enumerate() {
         if *own {
             names[index] = format!(
-                "jitcard::{}#{index}",
+                "jitcard::{label}::{}#{index}",
                 sanitize(&plan.nodes()[index].shape.to_string())
             );
             let id = module
@@ -314,16 +471,16 @@ fn compile_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, 
                     callee.map(|callee| module.declare_func_in_func(callee, builder.func))
                 })
                 .collect();
-            let nodes = NodeEmitter {
-                plan,
-                facts: &facts,
-                calls: VtableCallEmitter::new(mode, call_conv),
-                function_node: NodeId::from_index(index),
-                functions,
-            };
             let (mut emitter, data, meta) =
-                FunctionEmitter::begin(&mut builder, frontend, call_conv);
-            nodes.function_body(&mut emitter, data, meta);
+                FunctionEmitter::begin(&mut builder, frontend, call_conv, entry_helpers);
+            emit_body(
+                &mut emitter,
+                NodeId::from_index(index),
+                functions,
+                VtableCallEmitter::new(mode, call_conv),
+                data,
+                meta,
+            );
             emitter.finish();
             builder.finalize(frontend);
         }
@@ -353,7 +510,7 @@ fn compile_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, 
         .map_err(|e| internal(describe(&e)))?;
 
     let root_id = ids[plan.root().index()].ok_or_else(|| internal("root function missing"))?;
-    let entry_address = module.get_finalized_function(root_id);
+    let entry = module.get_finalized_function(root_id);
     if std::env::var_os("JITCARD_PERF_MAP").is_some_and(|v| v != "0") {
         let symbols: Vec<_> = sizes
             .iter()
@@ -367,13 +524,9 @@ fn compile_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, 
             .collect();
         append_perf_map(&symbols);
     }
-    // SAFETY: the root function was compiled with the `CompiledFn` signature
-    // in the host's C calling convention.
-    let entry = unsafe { std::mem::transmute::<*const u8, CompiledFn>(entry_address) };
-    Ok(CompiledEncoder {
+    Ok(Machine {
         entry,
         code_size,
-        compile_time: started.elapsed(),
         module: std::mem::ManuallyDrop::new(module),
     })
 }

@@ -29,8 +29,8 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_codegen::isa::CallConv;
 use facet_core::{
-    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, ResultGetErrFn, ResultGetOkFn,
-    ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
+    BorrowFn, ListAsPtrFn, ListLenFn, NewIntoFn, OptionGetValueFn, OptionInitNoneFn,
+    OptionInitSomeFn, ResultGetErrFn, ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
 };
 use jitcard_abi::{
     ArgValue, CType, CallResult, Callee, LoweredCall, Prototype, ResultForm, Scalar, emit_call,
@@ -44,7 +44,6 @@ use crate::VtableCalls;
 
 /// One argument, as machine words.
 #[derive(Clone, Copy)]
-#[allow(dead_code)] // `Word` arguments come with the decoder's operations
 pub(crate) enum Arg {
     /// A facet pointer (`PtrConst`, `PtrMut`, `PtrUninit`): data and
     /// metadata words.
@@ -299,5 +298,71 @@ impl VtableCallEmitter {
         let arg = Self::thin(e, list);
         let words = self.call(e, VtableOp::ListAsPtr, f as usize, &[arg]);
         Self::untag(e, words[0])
+    }
+
+    // ---------------------------------------------------- constructors
+
+    /// A constructor of signature `(uninit destination, words...)` whose
+    /// result (the destination again, or nothing) is not needed.
+    pub fn construct(
+        &self,
+        e: &mut FunctionEmitter,
+        op: VtableOp,
+        function: usize,
+        destination: Value,
+        words: &[Arg],
+    ) {
+        let mut args = vec![Self::thin(e, destination)];
+        args.extend_from_slice(words);
+        self.call(e, op, function, &args);
+    }
+
+    /// A thin facet pointer argument (`PtrMut` of a sized value).
+    pub fn ptr_arg(e: &mut FunctionEmitter, data: Value) -> Arg {
+        Self::thin(e, data)
+    }
+
+    /// `init_none` of the option at `option`.
+    pub fn option_init_none(&self, e: &mut FunctionEmitter, f: OptionInitNoneFn, option: Value) {
+        self.construct(e, VtableOp::OptionInitNone, f as usize, option, &[]);
+    }
+
+    /// `init_some` of the option at `option`, moving the value out of `value`.
+    pub fn option_init_some(
+        &self,
+        e: &mut FunctionEmitter,
+        f: OptionInitSomeFn,
+        option: Value,
+        value: Value,
+    ) {
+        let value = Self::thin(e, value);
+        self.construct(e, VtableOp::OptionInitSome, f as usize, option, &[value]);
+    }
+
+    /// `new_into_fn` of the pointer at `this`, moving the pointee out of `value`.
+    pub fn pointer_new_into(
+        &self,
+        e: &mut FunctionEmitter,
+        f: NewIntoFn,
+        this: Value,
+        value: Value,
+    ) {
+        let value = Self::thin(e, value);
+        self.construct(e, VtableOp::PointerNewInto, f as usize, this, &[value]);
+    }
+
+    /// A call of `op` whose first argument is a thin facet pointer and whose
+    /// other arguments are words; returns the result's words.
+    pub fn on_value(
+        &self,
+        e: &mut FunctionEmitter,
+        op: VtableOp,
+        function: usize,
+        value: Value,
+        words: &[Value],
+    ) -> Vec<Value> {
+        let mut args = vec![Self::thin(e, value)];
+        args.extend(words.iter().map(|&w| Arg::Word(w)));
+        self.call(e, op, function, &args)
     }
 }

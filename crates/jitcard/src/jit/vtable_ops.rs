@@ -20,8 +20,11 @@
 //! are reached through runtime helpers.
 
 use facet_core::{
-    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, PtrConst, PtrMut, PtrUninit,
-    ResultGetErrFn, ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
+    BorrowFn, ListAsMutPtrTypedFn, ListAsPtrFn, ListInitInPlaceWithCapacityFn, ListLenFn,
+    ListReserveFn, ListSetLenFn, MapInitInPlaceWithCapacityFn, MapInsertFn, NewIntoFn,
+    OptionGetValueFn, OptionInitNoneFn, OptionInitSomeFn, PtrConst, PtrMut, PtrUninit,
+    ResultGetErrFn, ResultGetOkFn, ResultInitErrFn, ResultInitOkFn, ResultIsOkFn,
+    SetInitInPlaceWithCapacityFn, SetInsertFn, SliceAsPtrFn, SliceLenFn,
 };
 use jitcard_abi::{Aggregate, CType, Prototype, Scalar};
 
@@ -246,6 +249,35 @@ vtable_ops! {
     ListLen(ListLenFn; list: PtrConst) -> usize;
     /// `ListVTable::as_ptr`: the first element.
     ListAsPtr(ListAsPtrFn; list: PtrConst) -> PtrConst;
+
+    // Constructors (decoding).
+    /// `OptionVTable::init_some`: moves the value out of `value`.
+    OptionInitSome(OptionInitSomeFn; option: PtrUninit, value: PtrMut) -> PtrMut;
+    /// `OptionVTable::init_none`.
+    OptionInitNone(OptionInitNoneFn; option: PtrUninit) -> PtrMut;
+    /// `ResultVTable::init_ok`: moves the value out of `value`.
+    ResultInitOk(ResultInitOkFn; result: PtrUninit, value: PtrMut) -> PtrMut;
+    /// `ResultVTable::init_err`: moves the error out of `value`.
+    ResultInitErr(ResultInitErrFn; result: PtrUninit, value: PtrMut) -> PtrMut;
+    /// `ListTypeOps::init_in_place_with_capacity`: an empty list.
+    ListInit(ListInitInPlaceWithCapacityFn; list: PtrUninit, capacity: usize) -> PtrMut;
+    /// `ListTypeOps::reserve`: room for `additional` more elements.
+    ListReserve(ListReserveFn; list: PtrMut, additional: usize) -> ();
+    /// `ListTypeOps::as_mut_ptr_typed`: the element storage.
+    ListAsMutPtr(ListAsMutPtrTypedFn; list: PtrMut) -> *mut u8;
+    /// `ListTypeOps::set_len`.
+    ListSetLen(ListSetLenFn; list: PtrMut, len: usize) -> ();
+    /// `PointerVTable::new_into_fn`: moves the pointee out of `ptr` into a
+    /// new pointer.
+    PointerNewInto(NewIntoFn; this: PtrUninit, ptr: PtrMut) -> PtrMut;
+    /// `SetVTable::init_in_place_with_capacity`: an empty set.
+    SetInit(SetInitInPlaceWithCapacityFn; set: PtrUninit, capacity: usize) -> PtrMut;
+    /// `SetVTable::insert`: moves the value in (a duplicate is dropped).
+    SetInsert(SetInsertFn; set: PtrMut, value: PtrMut) -> bool;
+    /// `MapVTable::init_in_place_with_capacity`: an empty map.
+    MapInit(MapInitInPlaceWithCapacityFn; map: PtrUninit, capacity: usize) -> PtrMut;
+    /// `MapVTable::insert`: moves the key and the value in.
+    MapInsert(MapInsertFn; map: PtrMut, key: PtrMut, value: PtrMut) -> ();
 }
 
 #[cfg(test)]

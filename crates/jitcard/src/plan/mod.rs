@@ -143,6 +143,17 @@ impl Node {
         }
     }
 
+    /// The decode error `kind` at byte `offset` of the input, in a value of
+    /// this node.
+    pub(crate) fn invalid_at(&self, offset: usize, kind: crate::InvalidKind) -> crate::Error {
+        crate::Error::Invalid {
+            path: self.path.clone(),
+            type_name: self.shape.to_string(),
+            offset,
+            kind,
+        }
+    }
+
     /// The error for a value nested deeper than `max_depth` recursions.
     pub(crate) fn too_deep(&self, max_depth: usize) -> crate::Error {
         crate::Error::TooDeep {

@@ -1,0 +1,995 @@
+//! Decode plan → Cranelift IR: how each node of a decode [`Plan`] is read
+//! and built, in the vocabulary of [`FunctionEmitter`] and
+//! [`super::decode_emit`].
+//!
+//! Every node is emitted as "decode into `dst`, or jump to `fail`": the
+//! failure block it is given drops whatever the enclosing nodes built
+//! before it and returns the status, so each failure point knows, at
+//! compile time, exactly what is initialized (fields before it, elements
+//! before it, the list that owns them). The checks and their error offsets
+//! are the interpreter's ([`crate::interp::decode`]), which stays the
+//! reference: a decode fails on the same byte with the same error on every
+//! engine.
+//!
+//! Built inline: scalars, structs and enums (without skipped or proxied
+//! fields), arrays, options and results (through their vtables'
+//! constructors, the value decoded into scratch), `Box<T>` of a sized `T`
+//! (straight into its allocation), `Arc<T>`/`Rc<T>` (through `new_into`),
+//! `String` and `&str`, and lists (in place: facet's `init`, elements
+//! written at their stride, `set_len`; one copy for runs whose memory is
+//! their wire form). Everything else (sets, maps, proxies, skipped fields,
+//! `Box<str>`, slices, `Cow`, `u128`, `char`) is built by the interpreter
+//! through [`decode_runtime::interpret`], from the same cursor.
+
+use std::cell::Cell;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    Block, FuncRef, InstBuilder, StackSlotData, StackSlotKind, Value, types,
+};
+use cranelift_frontend::Switch;
+
+use super::decode_runtime::{self, kind};
+use super::emit::{FunctionEmitter, flags};
+use super::facet_ptr::THIN_META;
+use super::vtable_calls::{Arg, VtableCallEmitter};
+use super::vtable_ops::VtableOp;
+use crate::interp::decode::cautious;
+use crate::plan::build::{Build, ListBuild, MapBuild, PointerBuild, SetBuild};
+use crate::plan::{Elements, FieldStep, IntKind, NodeId, Op, Plan};
+use crate::wire::VarintWidth;
+
+/// Largest scratch value kept in the function's stack frame (larger ones
+/// are allocated).
+const MAX_STACK_SCRATCH: u32 = 4096;
+/// Most stack scratch one function takes in all.
+const MAX_STACK_SCRATCH_TOTAL: u32 = 64 * 1024;
+
+/// Whether generated code builds node `id` itself (else the interpreter
+/// does, through [`decode_runtime::interpret`]).
+pub(crate) fn builds_inline(plan: &Plan, id: NodeId) -> bool {
+    let node = plan.node(id);
+    let plain = |fields: &[FieldStep]| fields.iter().all(|field| field.proxy.is_none());
+    match (&node.build, &node.op) {
+        (Some(Build::InPlace), op) => {
+            matches!(
+                op,
+                Op::Nothing
+                    | Op::Bool
+                    | Op::Byte
+                    | Op::F32
+                    | Op::F64
+                    | Op::Array(_)
+                    | Op::Option(_)
+                    | Op::Result(_)
+            ) || matches!(op, Op::Int(kind) if !matches!(kind, IntKind::U128 | IntKind::I128))
+        }
+        (Some(Build::Fields(skipped)), Op::Fields(fields)) => skipped.is_empty() && plain(fields),
+        (Some(Build::Enum(skipped)), Op::Enum(op)) => {
+            skipped.iter().all(Vec::is_empty) && op.variants.iter().all(|v| plain(&v.fields))
+        }
+        (Some(Build::String | Build::BorrowedStr), _) => true,
+        (
+            Some(Build::Pointer(PointerBuild::BoxInPlace | PointerBuild::NewInto(_))),
+            Op::Pointer(_),
+        ) => true,
+        (Some(Build::List(_)), Op::List(_)) => true,
+        (Some(Build::Set(SetBuild::Insert { .. })), Op::Set(_))
+        | (Some(Build::Map(MapBuild::Insert { .. })), Op::Map(_)) => true,
+        _ => false,
+    }
+}
+
+/// Whether a value of node `id` may own anything (a `Copy` type never does).
+fn needs_drop(plan: &Plan, id: NodeId) -> bool {
+    !plan
+        .node(id)
+        .shape
+        .marker_traits
+        .contains(facet_core::MarkerTraits::COPY)
+}
+
+/// Scratch storage for one value: in the frame, allocated, or (zero-sized)
+/// a dangling aligned address.
+struct Scratch {
+    address: Value,
+    /// `(size, align)` of an allocation to free.
+    heap: Option<(u64, u64)>,
+}
+
+/// Emits the body of one decode function node.
+pub(crate) struct DecodeEmitter<'p> {
+    pub plan: &'p Plan,
+    pub own_function: &'p [bool],
+    pub calls: VtableCallEmitter,
+    /// The function node being emitted.
+    pub function_node: NodeId,
+    /// The callee reference of every function node, in this function.
+    pub functions: Vec<Option<FuncRef>>,
+    /// Stack scratch taken so far by this function.
+    pub stack_scratch: Cell<u32>,
+}
+
+impl DecodeEmitter<'_> {
+    /// Emits the entry checks and the body of the function node.
+    pub fn function_body(&self, e: &mut FunctionEmitter, data: Value, meta: Value) {
+        let id = self.function_node;
+        let this = self.functions[id.index()].expect("every function node is declared");
+        // A part the interpreter builds counts its own depth.
+        let counts = self.plan.is_recursive(id) && builds_inline(self.plan, id);
+        e.enter(this, data, meta, counts.then_some(id.index() as u32));
+        let fail = e.fail_block();
+        self.inline(e, id, data, fail);
+    }
+
+    fn index(id: NodeId) -> u32 {
+        id.index() as u32
+    }
+
+    /// Decodes node `id` into `dst`, or drops what it built and jumps to
+    /// `fail`: a call for function nodes, inline code otherwise.
+    fn node(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, fail: Block) {
+        crate::stack::with_room(crate::stack::RED_ZONE, || {
+            if self.own_function[id.index()] {
+                let callee = self.functions[id.index()].expect("every function node is declared");
+                e.spill_cursor();
+                let ctx = e.ctx;
+                let thin = e.iconst_ptr(THIN_META);
+                let call = e.b.ins().call(callee, &[ctx, dst, thin]);
+                let status = e.b.inst_results(call)[0];
+                e.reload_cursor();
+                e.check_to(status, fail);
+            } else {
+                self.inline(e, id, dst, fail);
+            }
+        })
+    }
+
+    fn inline(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, fail: Block) {
+        if !builds_inline(self.plan, id) {
+            self.interpret(e, id, dst, fail);
+            return;
+        }
+        let node = self.plan.node(id);
+        let n = Self::index(id);
+        match (&node.build, &node.op) {
+            (Some(Build::String), _) => self.string(e, id, dst, false, fail),
+            (Some(Build::BorrowedStr), _) => self.string(e, id, dst, true, fail),
+            (Some(Build::Fields(_)), Op::Fields(fields)) => self.fields(e, fields, dst, fail),
+            (Some(Build::Enum(_)), Op::Enum(op)) => self.enum_(e, id, op, dst, fail),
+            (Some(Build::Pointer(how)), Op::Pointer(op)) => {
+                self.pointer(e, op.pointee, *how, dst, fail)
+            }
+            (Some(Build::List(how)), Op::List(op)) => {
+                self.list(e, id, how, &op.elements, dst, fail)
+            }
+            (Some(Build::Set(SetBuild::Insert { init, insert })), Op::Set(op)) => {
+                let calls = (
+                    *init as usize,
+                    *insert as usize,
+                    VtableOp::SetInit,
+                    VtableOp::SetInsert,
+                );
+                self.inserted(e, id, &[op.element], calls, dst, fail)
+            }
+            (Some(Build::Map(MapBuild::Insert { init, insert })), Op::Map(op)) => {
+                let calls = (
+                    *init as usize,
+                    *insert as usize,
+                    VtableOp::MapInit,
+                    VtableOp::MapInsert,
+                );
+                self.inserted(e, id, &[op.key, op.value], calls, dst, fail)
+            }
+            (_, Op::Nothing) => {}
+            (_, Op::Bool) => {
+                e.need_const(1, n, fail);
+                let byte = e.peek_byte();
+                let bad = e.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, byte, 1);
+                let fine = e.cold_if(bad);
+                let at = e.cur();
+                let zero = e.b.ins().iconst(types::I64, 0);
+                e.fail_invalid(n, kind::BAD_BOOL, at, byte, zero, fail);
+                e.b.switch_to_block(fine);
+                e.b.ins().istore8(flags(), byte, dst, 0);
+                e.skip(1);
+            }
+            (_, Op::Byte) => {
+                e.need_const(1, n, fail);
+                let byte = e.peek_byte();
+                e.b.ins().istore8(flags(), byte, dst, 0);
+                e.skip(1);
+            }
+            (_, Op::F32 | Op::F64) => {
+                let ty = if matches!(node.op, Op::F32) {
+                    types::I32
+                } else {
+                    types::I64
+                };
+                e.need_const(u64::from(ty.bytes()), n, fail);
+                let cur = e.cur();
+                let bits = e.load(ty, cur, 0);
+                e.b.ins().store(flags(), bits, dst, 0);
+                e.skip(i64::from(ty.bytes()));
+            }
+            (_, Op::Int(kind)) => self.int(e, n, *kind, dst, fail),
+            (_, Op::Array(op)) => {
+                let len = e.iconst_ptr(op.len as i64);
+                self.run(e, &op.elements, dst, len, fail);
+            }
+            (_, Op::Option(op)) => self.option(e, id, op, dst, fail),
+            (_, Op::Result(op)) => self.result(e, id, op, dst, fail),
+            _ => self.interpret(e, id, dst, fail),
+        }
+    }
+
+    /// Hands node `id` to the interpreter.
+    fn interpret(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, fail: Block) {
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let node = e.b.ins().iconst(types::I32, id.index() as i64);
+        let status = e.call_helper_writing(
+            decode_runtime::interpret as *const u8,
+            &[ptr, types::I32, ptr],
+            &[ctx, node, dst],
+        );
+        e.check_to(status, fail);
+    }
+
+    fn int(&self, e: &mut FunctionEmitter, n: u32, kind: IntKind, dst: Value, fail: Block) {
+        let width = match kind {
+            IntKind::U16 | IntKind::I16 => VarintWidth::U16,
+            IntKind::U32 | IntKind::I32 => VarintWidth::U32,
+            _ => VarintWidth::U64,
+        };
+        let raw = e.read_varint(width, n, fail);
+        let value = if kind.is_signed() {
+            let half = e.b.ins().ushr_imm_u(raw, 1);
+            let low = e.b.ins().band_imm_u(raw, 1);
+            let sign = e.b.ins().ineg(low);
+            e.b.ins().bxor(half, sign)
+        } else {
+            raw
+        };
+        match kind.size() {
+            2 => {
+                e.b.ins().istore16(flags(), value, dst, 0);
+            }
+            4 => {
+                e.b.ins().istore32(flags(), value, dst, 0);
+            }
+            _ => {
+                e.b.ins().store(flags(), value, dst, 0);
+            }
+        }
+    }
+
+    /// A length-prefixed UTF-8 string: `String` or a `&str` into the input.
+    fn string(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, borrowed: bool, fail: Block) {
+        let n = Self::index(id);
+        let start = e.cur();
+        let len = e.read_varint(VarintWidth::U64, n, fail);
+        self.check_length(e, n, start, len, fail);
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let node = e.b.ins().iconst(types::I32, i64::from(n));
+        let bytes = e.cur();
+        let borrowed = e.b.ins().iconst(types::I32, i64::from(borrowed));
+        let status = e.call_native(
+            decode_runtime::string as *const u8,
+            &[ptr, types::I32, ptr, ptr, ptr, ptr, types::I32],
+            &[types::I32],
+            &[ctx, node, dst, bytes, len, start, borrowed],
+        )[0];
+        e.check_to(status, fail);
+        e.advance(len);
+    }
+
+    /// Fails with "length exceeds input" (at `start`) unless `len` bytes
+    /// are left.
+    fn check_length(&self, e: &mut FunctionEmitter, n: u32, start: Value, len: Value, fail: Block) {
+        let left = e.remaining();
+        let long = e.b.ins().icmp(IntCC::UnsignedGreaterThan, len, left);
+        let fine = e.cold_if(long);
+        let left = e.remaining();
+        e.fail_invalid(n, kind::LENGTH_EXCEEDS_INPUT, start, len, left, fail);
+        e.b.switch_to_block(fine);
+    }
+
+    /// Fields in order; a failure drops the fields before it.
+    fn fields(&self, e: &mut FunctionEmitter, fields: &[FieldStep], dst: Value, fail: Block) {
+        let mut cleanup = fail;
+        for field in fields {
+            let at = e.b.ins().iadd_imm_u(dst, field.offset as i64);
+            self.node(e, field.node, at, cleanup);
+            if needs_drop(self.plan, field.node) {
+                cleanup = self.drop_then(e, field.node, at, cleanup);
+            }
+        }
+    }
+
+    /// A failure block that drops the value of node `id` at `value`, then
+    /// continues to `next`.
+    fn drop_then(&self, e: &mut FunctionEmitter, id: NodeId, value: Value, next: Block) -> Block {
+        self.cleanup_then(e, next, |e| self.drop_value(e, id, value))
+    }
+
+    fn drop_value(&self, e: &mut FunctionEmitter, id: NodeId, value: Value) {
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let node = e.b.ins().iconst(types::I32, id.index() as i64);
+        e.call_native(
+            decode_runtime::drop_value as *const u8,
+            &[ptr, types::I32, ptr],
+            &[],
+            &[ctx, node, value],
+        );
+    }
+
+    /// A failure block that runs `emit` (cleanup), then continues to `next`.
+    fn cleanup_then(
+        &self,
+        e: &mut FunctionEmitter,
+        next: Block,
+        emit: impl FnOnce(&mut FunctionEmitter),
+    ) -> Block {
+        let block = e.b.create_block();
+        e.b.set_cold_block(block);
+        let status = e.b.append_block_param(block, types::I32);
+        // The current block must be filled before another is emitted: it
+        // continues in a fresh one (the jump costs nothing once laid out).
+        let here = e.b.create_block();
+        e.b.ins().jump(here, &[]);
+        e.b.switch_to_block(block);
+        emit(e);
+        e.b.ins().jump(next, &[status.into()]);
+        e.b.switch_to_block(here);
+        block
+    }
+
+    fn enum_(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        op: &crate::plan::EnumOp,
+        dst: Value,
+        fail: Block,
+    ) {
+        let n = Self::index(id);
+        let start = e.cur();
+        let index = e.read_varint(VarintWidth::U32, n, fail);
+        let done = e.b.create_block();
+        let invalid = e.b.create_block();
+        e.b.set_cold_block(invalid);
+        let mut switch = Switch::new();
+        let blocks: Vec<_> = op
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(position, _)| {
+                let block = e.b.create_block();
+                switch.set_entry(position as u128, block);
+                block
+            })
+            .collect();
+        switch.emit(e.b, index, invalid);
+
+        e.b.switch_to_block(invalid);
+        let variants = e.b.ins().iconst(types::I64, op.variants.len() as i64);
+        e.fail_invalid(n, kind::BAD_VARIANT_INDEX, start, index, variants, fail);
+
+        for (variant, block) in op.variants.iter().zip(blocks) {
+            e.b.switch_to_block(block);
+            let tag = variant.discriminant;
+            let ty = match op.discriminant.size() {
+                1 => types::I8,
+                2 => types::I16,
+                4 => types::I32,
+                _ => types::I64,
+            };
+            let tag = e.b.ins().iconst(ty, truncate(tag, ty));
+            e.b.ins().store(flags(), tag, dst, 0);
+            self.fields(e, &variant.fields, dst, fail);
+            e.b.ins().jump(done, &[]);
+        }
+        e.b.switch_to_block(done);
+    }
+
+    /// Fails with an unexpected end (at the cursor, in node `id`) unless
+    /// the input left can hold `id`'s smallest encoding (the interpreter's
+    /// check before it takes scratch for a value).
+    fn room_for(&self, e: &mut FunctionEmitter, id: NodeId, fail: Block) {
+        let min = self.plan.min_wire_size(id) as u64;
+        if min > 0 {
+            e.need_const(min, Self::index(id), fail);
+        }
+    }
+
+    /// Scratch for one value of node `id`; a failure to allocate jumps to
+    /// `fail`.
+    fn scratch(&self, e: &mut FunctionEmitter, id: NodeId, fail: Block) -> Scratch {
+        let layout = self
+            .plan
+            .node(id)
+            .shape
+            .layout
+            .sized_layout()
+            .unwrap_or(core::alloc::Layout::new::<()>());
+        let (size, align) = (layout.size() as u64, layout.align() as u64);
+        if size == 0 {
+            return Scratch {
+                address: e.iconst_ptr(align as i64),
+                heap: None,
+            };
+        }
+        let taken = self.stack_scratch.get();
+        if size <= u64::from(MAX_STACK_SCRATCH)
+            && align <= 16
+            && taken + size as u32 <= MAX_STACK_SCRATCH_TOTAL
+        {
+            self.stack_scratch.set(taken + size as u32);
+            let slot = e.b.create_sized_stack_slot(StackSlotData::new(
+                StackSlotKind::ExplicitSlot,
+                size as u32,
+                align.trailing_zeros() as u8,
+            ));
+            let ptr = e.ptr;
+            return Scratch {
+                address: e.b.ins().stack_addr(ptr, slot, 0),
+                heap: None,
+            };
+        }
+        let address = self.allocate(e, size, align, fail);
+        Scratch {
+            address,
+            heap: Some((size, align)),
+        }
+    }
+
+    /// Allocates `size` (nonzero) bytes; a failure jumps to `fail`.
+    fn allocate(&self, e: &mut FunctionEmitter, size: u64, align: u64, fail: Block) -> Value {
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let size = e.iconst_ptr(size as i64);
+        let align = e.iconst_ptr(align as i64);
+        let address = e.call_native(
+            decode_runtime::alloc as *const u8,
+            &[ptr, ptr, ptr],
+            &[ptr],
+            &[ctx, size, align],
+        )[0];
+        let failed = e.b.ins().icmp_imm_u(IntCC::Equal, address, 0);
+        let fine = e.cold_if(failed);
+        let status = e.b.ins().iconst(types::I32, 1);
+        e.b.ins().jump(fail, &[status.into()]);
+        e.b.switch_to_block(fine);
+        address
+    }
+
+    fn free(&self, e: &mut FunctionEmitter, scratch: &Scratch) {
+        if let Some((size, align)) = scratch.heap {
+            let ptr = e.ptr;
+            let size = e.iconst_ptr(size as i64);
+            let align = e.iconst_ptr(align as i64);
+            e.call_native(
+                decode_runtime::dealloc as *const u8,
+                &[ptr, ptr, ptr],
+                &[],
+                &[scratch.address, size, align],
+            );
+        }
+    }
+
+    /// Decodes node `id` into fresh scratch (freed again on failure).
+    fn decode_to_scratch(&self, e: &mut FunctionEmitter, id: NodeId, fail: Block) -> Scratch {
+        self.room_for(e, id, fail);
+        let scratch = self.scratch(e, id, fail);
+        let on_fail = if scratch.heap.is_some() {
+            let (address, heap) = (scratch.address, scratch.heap);
+            self.cleanup_then(e, fail, |e| {
+                self.free(e, &Scratch { address, heap });
+            })
+        } else {
+            fail
+        };
+        self.node(e, id, scratch.address, on_fail);
+        scratch
+    }
+
+    fn option(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        op: &crate::plan::OptionOp,
+        dst: Value,
+        fail: Block,
+    ) {
+        let n = Self::index(id);
+        e.need_const(1, n, fail);
+        let start = e.cur();
+        let tag = e.peek_byte();
+        e.skip(1);
+        let none = e.b.create_block();
+        let not_none = e.b.create_block();
+        let some = e.b.create_block();
+        let bad = e.b.create_block();
+        let done = e.b.create_block();
+        e.b.set_cold_block(bad);
+        e.b.ins().brif(tag, not_none, &[], none, &[]);
+        e.b.switch_to_block(not_none);
+        let is_some = e.b.ins().icmp_imm_u(IntCC::Equal, tag, 1);
+        e.b.ins().brif(is_some, some, &[], bad, &[]);
+
+        e.b.switch_to_block(bad);
+        let zero = e.b.ins().iconst(types::I64, 0);
+        e.fail_invalid(n, kind::BAD_OPTION_TAG, start, tag, zero, fail);
+
+        e.b.switch_to_block(none);
+        self.calls.option_init_none(e, op.vtable.init_none, dst);
+        e.b.ins().jump(done, &[]);
+
+        e.b.switch_to_block(some);
+        let scratch = self.decode_to_scratch(e, op.some, fail);
+        self.calls
+            .option_init_some(e, op.vtable.init_some, dst, scratch.address);
+        self.free(e, &scratch);
+        e.b.ins().jump(done, &[]);
+        e.b.switch_to_block(done);
+    }
+
+    fn result(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        op: &crate::plan::ResultOp,
+        dst: Value,
+        fail: Block,
+    ) {
+        let n = Self::index(id);
+        let start = e.cur();
+        let index = e.read_varint(VarintWidth::U32, n, fail);
+        let ok = e.b.create_block();
+        let not_ok = e.b.create_block();
+        let err = e.b.create_block();
+        let bad = e.b.create_block();
+        let done = e.b.create_block();
+        e.b.set_cold_block(bad);
+        e.b.ins().brif(index, not_ok, &[], ok, &[]);
+        e.b.switch_to_block(not_ok);
+        let is_err = e.b.ins().icmp_imm_u(IntCC::Equal, index, 1);
+        e.b.ins().brif(is_err, err, &[], bad, &[]);
+
+        e.b.switch_to_block(bad);
+        let two = e.b.ins().iconst(types::I64, 2);
+        e.fail_invalid(n, kind::BAD_VARIANT_INDEX, start, index, two, fail);
+
+        for (block, value_node, construct, function) in [
+            (
+                ok,
+                op.ok,
+                VtableOp::ResultInitOk,
+                op.vtable.init_ok as usize,
+            ),
+            (
+                err,
+                op.err,
+                VtableOp::ResultInitErr,
+                op.vtable.init_err as usize,
+            ),
+        ] {
+            e.b.switch_to_block(block);
+            let scratch = self.decode_to_scratch(e, value_node, fail);
+            let value = VtableCallEmitter::ptr_arg(e, scratch.address);
+            self.calls.construct(e, construct, function, dst, &[value]);
+            self.free(e, &scratch);
+            e.b.ins().jump(done, &[]);
+        }
+        e.b.switch_to_block(done);
+    }
+
+    fn pointer(
+        &self,
+        e: &mut FunctionEmitter,
+        pointee: NodeId,
+        how: PointerBuild,
+        dst: Value,
+        fail: Block,
+    ) {
+        match how {
+            PointerBuild::BoxInPlace => {
+                self.room_for(e, pointee, fail);
+                let layout = self
+                    .plan
+                    .node(pointee)
+                    .shape
+                    .layout
+                    .sized_layout()
+                    .unwrap_or(core::alloc::Layout::new::<()>());
+                let (size, align) = (layout.size() as u64, layout.align() as u64);
+                let storage = if size == 0 {
+                    e.iconst_ptr(align as i64)
+                } else {
+                    self.allocate(e, size, align, fail)
+                };
+                let on_fail = if size == 0 {
+                    fail
+                } else {
+                    self.cleanup_then(e, fail, |e| {
+                        self.free(
+                            e,
+                            &Scratch {
+                                address: storage,
+                                heap: Some((size, align)),
+                            },
+                        );
+                    })
+                };
+                self.node(e, pointee, storage, on_fail);
+                // A `Box` of a sized type is one pointer to its allocation.
+                e.b.ins().store(flags(), storage, dst, 0);
+            }
+            PointerBuild::NewInto(new_into) => {
+                let scratch = self.decode_to_scratch(e, pointee, fail);
+                self.calls
+                    .pointer_new_into(e, new_into, dst, scratch.address);
+                self.free(e, &scratch);
+            }
+            _ => unreachable!("builds_inline admits no other pointer build"),
+        }
+    }
+
+    /// A collection's declared element count, checked as the interpreter's
+    /// `count` does: against the input left (elements of `min` wire bytes
+    /// at least) or against the zero-size budget (`stride` bytes each).
+    fn count(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        min: usize,
+        stride: usize,
+        fail: Block,
+    ) -> Value {
+        let n = Self::index(id);
+        let start = e.cur();
+        let count = e.read_varint(VarintWidth::U64, n, fail);
+        if min == 0 {
+            let ptr = e.ptr;
+            let ctx = e.ctx;
+            let node = e.b.ins().iconst(types::I32, i64::from(n));
+            let stride = e.iconst_ptr(stride as i64);
+            let status = e.call_native(
+                decode_runtime::charge_zero_sized as *const u8,
+                &[ptr, types::I32, ptr, ptr, ptr],
+                &[types::I32],
+                &[ctx, node, start, count, stride],
+            )[0];
+            e.check_to(status, fail);
+        } else {
+            let left = e.remaining();
+            let fits = if min == 1 {
+                left
+            } else {
+                e.b.ins().udiv_imm_u(left, min as i64)
+            };
+            let long = e.b.ins().icmp(IntCC::UnsignedGreaterThan, count, fits);
+            let fine = e.cold_if(long);
+            let left = e.remaining();
+            e.fail_invalid(n, kind::LENGTH_EXCEEDS_INPUT, start, count, left, fail);
+            e.b.switch_to_block(fine);
+        }
+        count
+    }
+
+    /// Decodes `len` elements into consecutive slots from `base`; a failure
+    /// drops the ones decoded before it.
+    fn run(&self, e: &mut FunctionEmitter, run: &Elements, base: Value, len: Value, fail: Block) {
+        let element = Self::index(run.node);
+        if run.memory_is_wire {
+            let bytes = e.b.ins().imul_imm_u(len, run.stride as i64);
+            e.need(bytes, element, fail);
+            if matches!(self.plan.node(run.node).op, Op::Bool) {
+                self.check_bools(e, element, bytes, fail);
+            }
+            let cur = e.cur();
+            e.b.call_memcpy(e.frontend, base, cur, bytes);
+            e.advance(bytes);
+            return;
+        }
+        if self.plan.min_wire_size(run.node) == 0 {
+            let ptr = e.ptr;
+            let ctx = e.ctx;
+            let node = e.b.ins().iconst(types::I32, i64::from(element));
+            let start = e.cur();
+            let stride = e.iconst_ptr(run.stride as i64);
+            let status = e.call_native(
+                decode_runtime::charge_zero_sized as *const u8,
+                &[ptr, types::I32, ptr, ptr, ptr],
+                &[types::I32],
+                &[ctx, node, start, len, stride],
+            )[0];
+            e.check_to(status, fail);
+        }
+        let head = e.b.create_block();
+        let body = e.b.create_block();
+        let done = e.b.create_block();
+        let ptr = e.ptr;
+        let index = e.b.append_block_param(head, ptr);
+        let zero = e.iconst_ptr(0);
+        e.b.ins().jump(head, &[zero.into()]);
+        e.b.switch_to_block(head);
+        let finished = e.b.ins().icmp(IntCC::Equal, index, len);
+        e.b.ins().brif(finished, done, &[], body, &[]);
+        e.b.switch_to_block(body);
+        let offset = e.b.ins().imul_imm_u(index, run.stride as i64);
+        let slot = e.b.ins().iadd(base, offset);
+        let on_fail = if needs_drop(self.plan, run.node) {
+            self.cleanup_then(e, fail, |e| self.drop_run(e, run, base, index))
+        } else {
+            fail
+        };
+        self.node(e, run.node, slot, on_fail);
+        let next = e.b.ins().iadd_imm_u(index, 1);
+        e.b.ins().jump(head, &[next.into()]);
+        e.b.switch_to_block(done);
+    }
+
+    /// Drops the `count` elements of `run` from `base`.
+    fn drop_run(&self, e: &mut FunctionEmitter, run: &Elements, base: Value, count: Value) {
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let node = e.b.ins().iconst(types::I32, run.node.index() as i64);
+        let stride = e.iconst_ptr(run.stride as i64);
+        e.call_native(
+            decode_runtime::drop_run as *const u8,
+            &[ptr, types::I32, ptr, ptr, ptr],
+            &[],
+            &[ctx, node, base, count, stride],
+        );
+    }
+
+    /// Fails with a bad `bool` unless the `bytes` at the cursor are all 0 or 1.
+    fn check_bools(&self, e: &mut FunctionEmitter, element: u32, bytes: Value, fail: Block) {
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let node = e.b.ins().iconst(types::I32, i64::from(element));
+        let cur = e.cur();
+        let status = e.call_native(
+            decode_runtime::check_bools as *const u8,
+            &[ptr, types::I32, ptr, ptr],
+            &[types::I32],
+            &[ctx, node, cur, bytes],
+        )[0];
+        e.check_to(status, fail);
+    }
+
+    /// A list, in place: facet's `init` with a cautious capacity, elements
+    /// at their stride (growing as they decode), `set_len`.
+    fn list(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        how: &ListBuild,
+        run: &Elements,
+        dst: Value,
+        fail: Block,
+    ) {
+        let stride = run.stride;
+        let count = self.count(e, id, self.plan.min_wire_size(run.node), stride, fail);
+        let fit = cautious(usize::MAX, stride);
+        let room = if fit == usize::MAX {
+            count
+        } else {
+            let fit = e.iconst_ptr(fit as i64);
+            e.b.ins().umin(count, fit)
+        };
+        self.calls.construct(
+            e,
+            VtableOp::ListInit,
+            how.init as usize,
+            dst,
+            &[Arg::Word(room)],
+        );
+        let list = dst;
+        // On failure: the list (with the elements it was told of) is dropped.
+        let drop_list = self.drop_then(e, id, list, fail);
+        if run.memory_is_wire {
+            let short = e.b.ins().icmp(IntCC::UnsignedGreaterThan, count, room);
+            let grow = e.b.create_block();
+            let ready = e.b.create_block();
+            e.b.ins().brif(short, grow, &[], ready, &[]);
+            e.b.switch_to_block(grow);
+            self.calls.on_value(
+                e,
+                VtableOp::ListReserve,
+                how.reserve as usize,
+                list,
+                &[count],
+            );
+            e.b.ins().jump(ready, &[]);
+            e.b.switch_to_block(ready);
+            let base = self.as_mut_ptr(e, how, list);
+            self.run(e, run, base, count, drop_list);
+            self.set_len(e, how, list, count);
+            return;
+        }
+        let base = self.as_mut_ptr(e, how, list);
+        let ptr = e.ptr;
+        let head = e.b.create_block();
+        let body = e.b.create_block();
+        let grow = e.b.create_block();
+        let element = e.b.create_block();
+        let done = e.b.create_block();
+        e.b.set_cold_block(grow);
+        let len = e.b.append_block_param(head, ptr);
+        let room_now = e.b.append_block_param(head, ptr);
+        let base_now = e.b.append_block_param(head, ptr);
+        let zero = e.iconst_ptr(0);
+        e.b.ins()
+            .jump(head, &[zero.into(), room.into(), base.into()]);
+
+        e.b.switch_to_block(head);
+        let finished = e.b.ins().icmp(IntCC::Equal, len, count);
+        e.b.ins().brif(finished, done, &[], body, &[]);
+
+        e.b.switch_to_block(body);
+        let full = e.b.ins().icmp(IntCC::Equal, len, room_now);
+        let slot_room = e.b.append_block_param(element, ptr);
+        let slot_base = e.b.append_block_param(element, ptr);
+        e.b.ins().brif(
+            full,
+            grow,
+            &[],
+            element,
+            &[room_now.into(), base_now.into()],
+        );
+
+        // Grows as the interpreter does: by what is left, at most doubling
+        // (at least 4); the list is told its length first.
+        e.b.switch_to_block(grow);
+        let left = e.b.ins().isub(count, len);
+        let four = e.iconst_ptr(4);
+        let at_least = e.b.ins().umax(len, four);
+        let additional = e.b.ins().umin(left, at_least);
+        self.set_len(e, how, list, len);
+        self.calls.on_value(
+            e,
+            VtableOp::ListReserve,
+            how.reserve as usize,
+            list,
+            &[additional],
+        );
+        let grown_base = self.as_mut_ptr(e, how, list);
+        let grown_room = e.b.ins().iadd(len, additional);
+        e.b.ins()
+            .jump(element, &[grown_room.into(), grown_base.into()]);
+
+        e.b.switch_to_block(element);
+        let offset = e.b.ins().imul_imm_u(len, stride as i64);
+        let slot = e.b.ins().iadd(slot_base, offset);
+        let on_fail = self.cleanup_then(e, drop_list, |e| self.set_len(e, how, list, len));
+        self.node(e, run.node, slot, on_fail);
+        let next = e.b.ins().iadd_imm_u(len, 1);
+        e.b.ins()
+            .jump(head, &[next.into(), slot_room.into(), slot_base.into()]);
+
+        e.b.switch_to_block(done);
+        self.set_len(e, how, list, count);
+    }
+
+    /// A set (`parts` = the element) or a map (`parts` = key, value) built
+    /// by inserting each decoded entry: facet's `init` with a cautious
+    /// capacity, then per entry its parts decoded into scratch and moved in
+    /// by `insert` (`calls` = init and insert functions and operations).
+    fn inserted(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        parts: &[NodeId],
+        calls: (usize, usize, VtableOp, VtableOp),
+        dst: Value,
+        fail: Block,
+    ) {
+        let (init, insert, init_op, insert_op) = calls;
+        let size = |part: NodeId| {
+            let shape = self.plan.node(part).shape;
+            shape.layout.sized_layout().map_or(0, |l| l.size())
+        };
+        let entry_size: usize = parts.iter().map(|&part| size(part)).sum();
+        let min = parts.iter().fold(0usize, |min, &part| {
+            min.saturating_add(self.plan.min_wire_size(part))
+        });
+        let count = self.count(e, id, min, entry_size, fail);
+        // An empty collection takes no scratch (whose allocation could fail).
+        let empty = e.b.create_block();
+        let entries = e.b.create_block();
+        let exit = e.b.create_block();
+        e.b.ins().brif(count, entries, &[], empty, &[]);
+        e.b.switch_to_block(empty);
+        let nothing = e.iconst_ptr(0);
+        self.calls
+            .construct(e, init_op, init, dst, &[Arg::Word(nothing)]);
+        e.b.ins().jump(exit, &[]);
+        e.b.switch_to_block(entries);
+        // Scratch for each part, freed on every exit.
+        let mut scratches = Vec::new();
+        let mut on_fail = fail;
+        for &part in parts {
+            let scratch = self.scratch(e, part, on_fail);
+            if scratch.heap.is_some() {
+                let (address, heap) = (scratch.address, scratch.heap);
+                on_fail = self.cleanup_then(e, on_fail, |e| {
+                    self.free(e, &Scratch { address, heap });
+                });
+            }
+            scratches.push(scratch);
+        }
+        let fit = cautious(usize::MAX, entry_size);
+        let room = if fit == usize::MAX {
+            count
+        } else {
+            let fit = e.iconst_ptr(fit as i64);
+            e.b.ins().umin(count, fit)
+        };
+        self.calls
+            .construct(e, init_op, init, dst, &[Arg::Word(room)]);
+        let drop_collection = self.drop_then(e, id, dst, on_fail);
+
+        let head = e.b.create_block();
+        let body = e.b.create_block();
+        let done = e.b.create_block();
+        let ptr = e.ptr;
+        let index = e.b.append_block_param(head, ptr);
+        let zero = e.iconst_ptr(0);
+        e.b.ins().jump(head, &[zero.into()]);
+        e.b.switch_to_block(head);
+        let finished = e.b.ins().icmp(IntCC::Equal, index, count);
+        e.b.ins().brif(finished, done, &[], body, &[]);
+        e.b.switch_to_block(body);
+        let mut part_fail = drop_collection;
+        for (&part, scratch) in parts.iter().zip(&scratches) {
+            self.node(e, part, scratch.address, part_fail);
+            if needs_drop(self.plan, part) {
+                part_fail = self.drop_then(e, part, scratch.address, part_fail);
+            }
+        }
+        let mut args = vec![VtableCallEmitter::ptr_arg(e, dst)];
+        for scratch in &scratches {
+            args.push(VtableCallEmitter::ptr_arg(e, scratch.address));
+        }
+        self.calls.call(e, insert_op, insert, &args);
+        let next = e.b.ins().iadd_imm_u(index, 1);
+        e.b.ins().jump(head, &[next.into()]);
+        e.b.switch_to_block(done);
+        for scratch in &scratches {
+            self.free(e, scratch);
+        }
+        e.b.ins().jump(exit, &[]);
+        e.b.switch_to_block(exit);
+    }
+
+    fn as_mut_ptr(&self, e: &mut FunctionEmitter, how: &ListBuild, list: Value) -> Value {
+        self.calls.on_value(
+            e,
+            VtableOp::ListAsMutPtr,
+            how.as_mut_ptr as usize,
+            list,
+            &[],
+        )[0]
+    }
+
+    fn set_len(&self, e: &mut FunctionEmitter, how: &ListBuild, list: Value, len: Value) {
+        self.calls
+            .on_value(e, VtableOp::ListSetLen, how.set_len as usize, list, &[len]);
+    }
+}
+
+/// `value` truncated to the width of `ty` (an iconst of a narrow type must
+/// be given in range).
+fn truncate(value: i64, ty: types::Type) -> i64 {
+    match ty.bytes() {
+        1 => i64::from(value as u8),
+        2 => i64::from(value as u16),
+        4 => i64::from(value as u32),
+        _ => value,
+    }
+}

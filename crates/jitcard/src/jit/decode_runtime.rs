@@ -1,0 +1,442 @@
+//! The run-time side of generated decoders: the context they read through
+//! and the `extern "C"` helpers they call for what is not worth inlining
+//! (errors, rare scalars, allocation, drops on failure paths, and the parts
+//! of a plan the interpreter builds).
+//!
+//! Protocol with generated code (the encoder's, see [`super::runtime`],
+//! read for write): a compiled decode function keeps the read cursor
+//! (`cur`) and the end of the input (`end`) in registers. Before calling a
+//! helper that reads input (it takes the context) or another compiled
+//! function it stores `cur` into the context, and reloads it afterwards.
+//! Helpers return a status: 0 is success; anything else means an [`Error`]
+//! is in the context and the generated code must drop what it built and
+//! return the status. Helpers never unwind: the ones that run user code
+//! (drops, the interpreter's parts) catch panics.
+//!
+//! Every compiled decode function has the encoder's signature
+//! [`CompiledFn`](super::runtime::CompiledFn) with `data` the (uninitialized)
+//! destination: on success it is initialized; on failure it is not and
+//! nothing the function built is left alive (see [`crate::plan::build`]).
+//! Entry checks are the encoder's (stack limit, depth at recursive nodes);
+//! the context also records the lowest remaining depth, which bounds how
+//! deep a partly built value can be when a failure drops it.
+
+use core::alloc::Layout;
+use core::ptr;
+use std::mem::offset_of;
+
+use facet_core::{PtrMut, PtrUninit};
+
+use super::runtime::{
+    CTX_CUR, CTX_DEPTH_LEFT, CTX_END, CTX_STACK_LIMIT, CompiledFn, STATUS_ERROR, STATUS_OK,
+};
+use crate::error::InvalidKind;
+use crate::interp::decode::{self as interp, Progress};
+use crate::plan::{Node, NodeId, Plan};
+use crate::wire::{self, ReadError, VarintWidth};
+use crate::{DecodeLimits, Error, stack};
+
+/// The state of one decode run by generated code.
+#[repr(C)]
+pub(crate) struct DecodeCtx {
+    /// Next byte to read; `start <= cur <= end`.
+    cur: *const u8,
+    /// One past the last byte of the input.
+    end: *const u8,
+    /// The first byte of the input (offsets in errors are from here).
+    start: *const u8,
+    /// Below this stack address, functions continue on a new segment.
+    stack_limit: usize,
+    /// How many more recursive nodes may be entered.
+    depth_left: usize,
+    /// The lowest `depth_left` reached.
+    lowest_depth_left: usize,
+    /// What is left of the zero-size budget.
+    zero_sized_left: usize,
+    limits: DecodeLimits,
+    /// The plan the running code was compiled from.
+    plan: *const Plan,
+    /// The error behind a [`STATUS_ERROR`].
+    error: Option<Error>,
+}
+
+// The entry protocol (`FunctionEmitter::enter`) and the cursor vocabulary
+// use the encoder's offsets: the two contexts agree on these words.
+const _: () = {
+    assert!(offset_of!(DecodeCtx, cur) == CTX_CUR as usize);
+    assert!(offset_of!(DecodeCtx, end) == CTX_END as usize);
+    assert!(offset_of!(DecodeCtx, stack_limit) == CTX_STACK_LIMIT as usize);
+    assert!(offset_of!(DecodeCtx, depth_left) == CTX_DEPTH_LEFT as usize);
+};
+
+/// Offset of the lowest remaining depth in [`DecodeCtx`].
+pub(crate) const CTX_LOWEST_DEPTH_LEFT: i32 = offset_of!(DecodeCtx, lowest_depth_left) as i32;
+
+/// Error kinds generated code reports through [`invalid`] (the arguments
+/// `a` and `b` say what each carries).
+pub(crate) mod kind {
+    /// The input ended.
+    pub const UNEXPECTED_END: u32 = 0;
+    /// `a`: the byte.
+    pub const BAD_BOOL: u32 = 1;
+    /// `a`: the byte.
+    pub const BAD_OPTION_TAG: u32 = 2;
+    /// `a`: the index read, `b`: the number of variants.
+    pub const BAD_VARIANT_INDEX: u32 = 3;
+    /// `a`: the declared length, `b`: the bytes left after it.
+    pub const LENGTH_EXCEEDS_INPUT: u32 = 4;
+    /// Invalid UTF-8.
+    pub const BAD_UTF8: u32 = 5;
+}
+
+impl DecodeCtx {
+    /// A context decoding `input` with `limits`, on the current stack.
+    pub(crate) fn new(input: &[u8], plan: &Plan, limits: DecodeLimits) -> DecodeCtx {
+        let range = input.as_ptr_range();
+        DecodeCtx {
+            cur: range.start,
+            end: range.end,
+            start: range.start,
+            stack_limit: stack::current_limit(),
+            depth_left: limits.max_depth,
+            lowest_depth_left: limits.max_depth,
+            zero_sized_left: limits.max_zero_sized_elements,
+            limits,
+            plan,
+            error: None,
+        }
+    }
+
+    /// Bytes consumed so far.
+    pub(crate) fn position(&self) -> usize {
+        self.cur as usize - self.start as usize
+    }
+
+    /// The stack limit of the stack the run is on.
+    pub(crate) fn stack_limit(&self) -> usize {
+        self.stack_limit
+    }
+
+    /// Moves the run to a stack whose limit is `limit`.
+    pub(crate) fn set_stack_limit(&mut self, limit: usize) {
+        self.stack_limit = limit;
+    }
+
+    /// The error behind a non-zero status.
+    pub(crate) fn take_error(&mut self) -> Error {
+        self.error.take().unwrap_or_else(|| Error::Internal {
+            message: "compiled decoder failed without reporting an error".to_string(),
+        })
+    }
+
+    fn plan(&self) -> &Plan {
+        // SAFETY: the plan outlives the run (the decoder holds it).
+        unsafe { &*self.plan }
+    }
+
+    fn node(&self, node: u32) -> &Node {
+        self.plan().node(NodeId::from_index(node as usize))
+    }
+
+    fn input(&self) -> &[u8] {
+        // SAFETY: `start..end` is the input slice this context was made
+        // from, borrowed for the whole run.
+        unsafe { core::slice::from_raw_parts(self.start, self.end as usize - self.start as usize) }
+    }
+
+    fn offset_of(&self, at: *const u8) -> usize {
+        at as usize - self.start as usize
+    }
+
+    fn deepest(&self) -> usize {
+        self.limits.max_depth - self.lowest_depth_left
+    }
+
+    fn fail(&mut self, error: Error) -> u32 {
+        self.error = Some(error);
+        STATUS_ERROR
+    }
+
+    fn fail_at(&mut self, node: u32, at: *const u8, kind: InvalidKind) -> u32 {
+        let error = self.node(node).invalid_at(self.offset_of(at), kind);
+        self.fail(error)
+    }
+}
+
+/// Reports the error `kind` (see [`kind`]) at input address `at`, in a
+/// value of node `node`.
+pub(crate) unsafe extern "C" fn invalid(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    kind: u32,
+    at: *const u8,
+    a: u64,
+    b: u64,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let kind = match kind {
+        kind::UNEXPECTED_END => InvalidKind::UnexpectedEnd,
+        kind::BAD_BOOL => InvalidKind::BadBool(a as u8),
+        kind::BAD_OPTION_TAG => InvalidKind::BadOptionTag(a as u8),
+        kind::BAD_VARIANT_INDEX => InvalidKind::BadVariantIndex {
+            index: a,
+            variants: b as usize,
+        },
+        kind::LENGTH_EXCEEDS_INPUT => InvalidKind::LengthExceedsInput {
+            declared: a,
+            remaining: b as usize,
+        },
+        kind::BAD_UTF8 => InvalidKind::BadUtf8,
+        other => {
+            return ctx.fail(Error::Internal {
+                message: format!("unknown decode error kind {other}"),
+            });
+        }
+    };
+    ctx.fail_at(node, at, kind)
+}
+
+/// Reads a varint of `width` (0: u16, 1: u32, 2: u64) at the stored cursor
+/// into `out` and advances the cursor: the path for varints near the end
+/// of the input or malformed, which reports the error.
+pub(crate) unsafe extern "C" fn varint(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    width: u32,
+    out: *mut u64,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let width = match width {
+        0 => VarintWidth::U16,
+        1 => VarintWidth::U32,
+        _ => VarintWidth::U64,
+    };
+    let at = ctx.position();
+    match wire::read_varint_u64(&ctx.input()[at..], width) {
+        Ok((value, len)) => {
+            // SAFETY: `out` is a writable slot of generated code; `len`
+            // bytes were read, so the cursor stays inside the input.
+            unsafe {
+                *out = value;
+                ctx.cur = ctx.cur.add(len);
+            }
+            STATUS_OK
+        }
+        Err(error) => {
+            let kind = match error {
+                ReadError::UnexpectedEnd => InvalidKind::UnexpectedEnd,
+                ReadError::BadVarint => InvalidKind::BadVarint,
+            };
+            let cur = ctx.cur;
+            ctx.fail_at(node, cur, kind)
+        }
+    }
+}
+
+/// Writes a `String` (`borrowed == 0`) or a `&str` into the input
+/// (`borrowed != 0`) of the `len` bytes at `bytes` (inside the input) into
+/// `dst`, after checking they are UTF-8; the string's length prefix
+/// started at `start`.
+pub(crate) unsafe extern "C" fn string(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    dst: *mut u8,
+    bytes: *const u8,
+    len: usize,
+    start: *const u8,
+    borrowed: u32,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run, and
+    // `bytes..bytes + len` lies inside the input it checked.
+    let (ctx, bytes) = unsafe { (&mut *ctx, core::slice::from_raw_parts(bytes, len)) };
+    match core::str::from_utf8(bytes) {
+        Ok(text) => {
+            // SAFETY: `dst` is valid for writes of the node's shape,
+            // `String` or `&str` as generated code chose by the plan's build.
+            unsafe {
+                if borrowed == 0 {
+                    ptr::write_unaligned(dst.cast::<String>(), String::from(text));
+                } else {
+                    ptr::write_unaligned(dst.cast::<&str>(), text);
+                }
+            }
+            STATUS_OK
+        }
+        Err(_) => ctx.fail_at(node, start, InvalidKind::BadUtf8),
+    }
+}
+
+/// Decodes node `node` into `dst` with the interpreter, from the stored
+/// cursor (advancing it): the parts generated code does not build itself.
+pub(crate) unsafe extern "C" fn interpret(ctx: *mut DecodeCtx, node: u32, dst: *mut u8) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let mut progress = Progress {
+        pos: ctx.position(),
+        depth_left: ctx.depth_left,
+        zero_sized_left: ctx.zero_sized_left,
+        deepest: ctx.deepest(),
+        stack_limit: ctx.stack_limit,
+    };
+    // SAFETY: the plan outlives the run, the input is borrowed for it.
+    let (plan, input) = unsafe {
+        (
+            &*ctx.plan,
+            core::slice::from_raw_parts(ctx.start, ctx.input().len()),
+        )
+    };
+    // SAFETY: `dst` is valid for writes of the node's shape (generated
+    // code passes the destination of this node's value).
+    let result = unsafe {
+        interp::decode_part(
+            plan,
+            input,
+            ctx.limits,
+            &mut progress,
+            NodeId::from_index(node as usize),
+            PtrUninit::new(dst),
+        )
+    };
+    // SAFETY: the interpreter read `progress.pos` bytes of this input.
+    ctx.cur = unsafe { ctx.start.add(progress.pos) };
+    ctx.depth_left = progress.depth_left;
+    ctx.zero_sized_left = progress.zero_sized_left;
+    ctx.lowest_depth_left = ctx
+        .lowest_depth_left
+        .min(ctx.limits.max_depth.saturating_sub(progress.deepest));
+    match result {
+        Ok(()) => STATUS_OK,
+        Err(error) => ctx.fail(error),
+    }
+}
+
+/// Drops the value of node `node` at `value` (a failure path drops what
+/// it built); a panicking `Drop` is contained.
+pub(crate) unsafe extern "C" fn drop_value(ctx: *mut DecodeCtx, node: u32, value: *mut u8) {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &*ctx };
+    let shape = ctx.node(node).shape;
+    // SAFETY: generated code drops each value it built exactly once.
+    unsafe { interp::drop_built(shape, PtrMut::new(value), ctx.deepest()) };
+}
+
+/// Drops the `count` values of node `node` from `base` at `stride` (the
+/// elements of a run that failed).
+pub(crate) unsafe extern "C" fn drop_run(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    base: *mut u8,
+    count: usize,
+    stride: usize,
+) {
+    for index in 0..count {
+        // SAFETY: generated code passes the live context and a run of
+        // `count` initialized values, each dropped once here.
+        unsafe { drop_value(ctx, node, base.add(index * stride)) };
+    }
+}
+
+/// Checks that the `len` bytes at `bytes` (inside the input) are all 0 or
+/// 1, the wire form of a run of `bool`s of node `node`.
+pub(crate) unsafe extern "C" fn check_bools(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    bytes: *const u8,
+    len: usize,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run and a
+    // range it checked is inside the input.
+    let (ctx, run) = unsafe { (&mut *ctx, core::slice::from_raw_parts(bytes, len)) };
+    match run.iter().position(|&byte| byte > 1) {
+        None => STATUS_OK,
+        // SAFETY: `bad < len`: inside the run.
+        Some(bad) => ctx.fail_at(
+            node,
+            unsafe { bytes.add(bad) },
+            InvalidKind::BadBool(run[bad]),
+        ),
+    }
+}
+
+/// Draws `count` elements of `stride` bytes that take no wire bytes from
+/// the zero-size budget, or reports node `node` at `start`.
+pub(crate) unsafe extern "C" fn charge_zero_sized(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    start: *const u8,
+    count: usize,
+    stride: usize,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    if interp::charge_zero_sized(&mut ctx.zero_sized_left, count, stride) {
+        STATUS_OK
+    } else {
+        let limit = ctx.limits.max_zero_sized_elements;
+        ctx.fail_at(node, start, InvalidKind::TooManyZeroSized { limit })
+    }
+}
+
+/// Allocates `size` (nonzero) bytes aligned to `align`: null, with the
+/// error stored, when the allocator fails.
+pub(crate) unsafe extern "C" fn alloc(ctx: *mut DecodeCtx, size: usize, align: usize) -> *mut u8 {
+    let Ok(layout) = Layout::from_size_align(size, align) else {
+        // SAFETY: generated code passes the live context of this run.
+        unsafe { &mut *ctx }.fail(Error::Allocation { additional: size });
+        return ptr::null_mut();
+    };
+    // SAFETY: generated code only asks for nonzero sizes.
+    let allocated = unsafe { std::alloc::alloc(layout) };
+    if allocated.is_null() {
+        // SAFETY: as above.
+        unsafe { &mut *ctx }.fail(Error::Allocation { additional: size });
+    }
+    allocated
+}
+
+/// Frees what [`alloc`] returned for the same `size` and `align`.
+pub(crate) unsafe extern "C" fn dealloc(allocated: *mut u8, size: usize, align: usize) {
+    // SAFETY: `alloc` succeeded with this layout, so it is valid; the
+    // memory is freed once.
+    unsafe { std::alloc::dealloc(allocated, Layout::from_size_align_unchecked(size, align)) };
+}
+
+/// Continues a compiled decode function on a new stack segment (see the
+/// encoder's [`grow_stack`](super::runtime::grow_stack)).
+pub(crate) unsafe extern "C" fn grow_stack(
+    ctx: *mut DecodeCtx,
+    function: CompiledFn,
+    data: *const u8,
+    meta: usize,
+) -> u32 {
+    stack::on_new_segment(|limit| {
+        // SAFETY: generated code passes the live context of this run; no
+        // other reference to it is used while this one lives.
+        let outer = core::mem::replace(unsafe { &mut (*ctx).stack_limit }, limit);
+        // SAFETY: the caller's own function and arguments, forwarded (the
+        // context is the decode context its protocol expects).
+        let status = unsafe {
+            let function = core::mem::transmute::<CompiledFn, DecodeFn>(function);
+            function(ctx, data, meta)
+        };
+        // SAFETY: as above; the call has returned.
+        unsafe { (*ctx).stack_limit = outer };
+        status
+    })
+}
+
+/// Reports input nested deeper than the depth limit at node `node`.
+pub(crate) unsafe extern "C" fn too_deep(ctx: *mut DecodeCtx, node: u32) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let max_depth = ctx.limits.max_depth;
+    let cur = ctx.cur;
+    ctx.fail_at(node, cur, InvalidKind::TooDeep { max_depth })
+}
+
+/// Signature of every compiled decode function: decode into `dst` (`meta`
+/// is unused), return a status.
+pub(crate) type DecodeFn =
+    unsafe extern "C" fn(ctx: *mut DecodeCtx, dst: *const u8, meta: usize) -> u32;
