@@ -518,3 +518,63 @@ fn depth_is_limited_and_deep_input_never_overflows_the_stack() {
         .join()
         .unwrap();
 }
+
+/// Runs of padding-free records of bytes and floats are one copy both ways
+/// (the plan says "bulk copy"); a record with padding is not.
+#[test]
+fn runs_of_plain_records_are_copied_whole() {
+    #[derive(Facet, Debug, PartialEq, Clone, Copy, serde::Serialize)]
+    struct Vec3 {
+        x: f32,
+        y: f32,
+        z: f32,
+    }
+    #[derive(Facet, Debug, PartialEq, Clone, Copy, serde::Serialize)]
+    struct Triangle {
+        corners: [Vec3; 3],
+        normal: Vec3,
+        tag: [u8; 4],
+    }
+    #[derive(Facet, Debug, PartialEq, Clone, Copy, serde::Serialize)]
+    struct Gappy {
+        tag: u8,
+        value: f32,
+    }
+    let plan = Decoder::<Vec<Triangle>>::new(Engine::Interpreter)
+        .unwrap()
+        .plan()
+        .to_string();
+    assert!(plan.lines().next().is_some());
+    assert!(
+        plan.lines().any(|l| l.contains("list") && l.contains("bulk copy")),
+        "{plan}"
+    );
+    let gappy = Decoder::<Vec<Gappy>>::new(Engine::Interpreter)
+        .unwrap()
+        .plan()
+        .to_string();
+    assert!(!gappy.contains("bulk copy"), "{gappy}");
+    let v = |i: f32| Vec3 { x: i, y: -i, z: i * 0.5 };
+    let mesh: Vec<Triangle> = (0..50)
+        .map(|i| Triangle {
+            corners: [v(i as f32), v(1.0), v(f32::NAN.copysign(-1.0))],
+            normal: v(2.0),
+            tag: [i as u8, 1, 2, 255],
+        })
+        .collect();
+    let bytes = postcard::to_allocvec(&mesh).unwrap();
+    assert_eq!(jitcard::to_vec(&mesh).unwrap(), bytes);
+    for engine in Engine::available() {
+        let decoded = Decoder::<Vec<Triangle>>::new(engine)
+            .unwrap()
+            .decode(&bytes)
+            .unwrap();
+        assert_eq!(postcard::to_allocvec(&decoded).unwrap(), bytes, "{}", engine.name());
+        let short = &bytes[..bytes.len() - 1];
+        let error = Decoder::<Vec<Triangle>>::new(engine)
+            .unwrap()
+            .decode(short)
+            .unwrap_err();
+        assert!(matches!(error, Error::Invalid { .. }), "{error}");
+    }
+}

@@ -1,6 +1,7 @@
-//! Direct vtable calls really are direct: encoding every workload with
-//! `VtableCalls::Direct` (and through the Win64 adapters) enters no
-//! trampoline, while the trampoline engine does — so the counter can fail.
+//! Direct vtable calls really are direct: encoding and decoding every
+//! workload with `VtableCalls::Direct` (and through the Win64 adapters)
+//! enters no trampoline, while the trampoline engine does — so the counter
+//! can fail.
 //! (Its only test, in its own binary: the counter is process-wide.)
 #![cfg(feature = "jit")]
 
@@ -20,6 +21,7 @@ fn direct_encodes_of_every_workload_execute_zero_trampolines() {
         for case in &cases {
             out.clear();
             case.encode(Competitor::Jitcard(engine), &mut out).unwrap();
+            case.verify_decode(Competitor::Jitcard(engine)).unwrap();
         }
     };
 
@@ -28,7 +30,7 @@ fn direct_encodes_of_every_workload_execute_zero_trampolines() {
     assert_eq!(
         jitcard::diagnostics::trampoline_calls(),
         0,
-        "direct encoders entered trampolines"
+        "direct encoders or decoders entered trampolines"
     );
     if (Engine::Jit {
         vtable_calls: jitcard::diagnostics::WIN64_ADAPTERS,

@@ -179,6 +179,38 @@ pub struct Sequences {
     byte_array: [u8; 16],
     empty_array: [u64; 0],
     strings: Vec<String>,
+    /// Plain records (memory = wire form): copied as one run.
+    points: Vec<Point3>,
+    texels: [Texel; 3],
+    quads: Vec<[[f32; 2]; 2]>,
+    /// Not plain: padding, a `bool`.
+    padded: Vec<Padded>,
+}
+
+/// A padding-free record of floats.
+#[derive(Facet, Serialize, Deserialize, PartialEq, Debug, Arbitrary, Clone, Copy)]
+pub struct Point3 {
+    x: f32,
+    y: f32,
+    z: f32,
+}
+
+/// Bytes and an `f64`: padding (wherever rustc puts the fields), so not a
+/// plain record.
+#[derive(Facet, Serialize, Deserialize, PartialEq, Debug, Arbitrary, Clone, Copy)]
+pub struct Texel {
+    r: u8,
+    g: i8,
+    rest: (u8, u8),
+    weight: f64,
+}
+
+/// Padding after `tag`, and a `bool`: not a plain record.
+#[derive(Facet, Serialize, Deserialize, PartialEq, Debug, Arbitrary)]
+pub struct Padded {
+    tag: u8,
+    value: f32,
+    on: bool,
 }
 
 /// Slices behind every pointer kind.

@@ -60,6 +60,7 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
     };
     let root_id = lowerer.node_for(root, root.to_string())?;
     skip_wire_free_zero_sized_runs(&mut lowerer.nodes);
+    copy_runs_of_plain_records(&mut lowerer.nodes);
     let mut delegations = Vec::with_capacity(lowerer.nodes.len());
     for node in &lowerer.nodes {
         delegations.push(match node.op {
@@ -85,6 +86,74 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
     plan.recursive = super::graph::cycle_breakers(&plan);
     plan.min_wire_sizes = super::sizes::min_wire_sizes(&plan);
     Ok(plan)
+}
+
+/// Runs of *plain records*, elements whose memory is their wire form
+/// byte for byte, are "memory is wire" runs (one copy for the whole run,
+/// both ways): structs, tuples and arrays made only of `u8`, `i8` and
+/// little-endian `f32`/`f64`, with no padding (each field starts where the
+/// previous one ends, the last ends at the value's size) and nothing that
+/// is not on the wire (a skipped field, a proxy). `bool` is left out: a
+/// decoder must check each such byte.
+fn copy_runs_of_plain_records(nodes: &mut [Node]) {
+    /// Whether node `index`'s memory is its wire form; cycles are not.
+    fn plain(nodes: &[Node], index: usize, known: &mut [Option<bool>]) -> bool {
+        if let Some(answer) = known[index] {
+            return answer;
+        }
+        known[index] = Some(false);
+        let node = &nodes[index];
+        let size = node.shape.layout.sized_layout().map_or(usize::MAX, |l| l.size());
+        let skips = matches!(&node.build, Some(Build::Fields(skipped)) if !skipped.is_empty());
+        let answer = !skips
+            && match &node.op {
+                Op::Byte => true,
+                Op::F32 | Op::F64 => cfg!(target_endian = "little"),
+                Op::Fields(fields) => {
+                    let mut end = 0;
+                    let contiguous = fields.iter().all(|field| {
+                        let field_size = nodes[field.node.index()]
+                            .shape
+                            .layout
+                            .sized_layout()
+                            .map_or(usize::MAX, |l| l.size());
+                        let starts_at_end = field.offset == end && field.proxy.is_none();
+                        end = end.saturating_add(field_size);
+                        starts_at_end
+                    });
+                    contiguous
+                        && end == size
+                        && fields
+                            .iter()
+                            .all(|field| plain(nodes, field.node.index(), known))
+                }
+                Op::Array(op) => op.elements.stride.checked_mul(op.len) == Some(size)
+                    && plain(nodes, op.elements.node.index(), known),
+                _ => false,
+            };
+        known[index] = Some(answer);
+        answer
+    }
+    let mut known = vec![None; nodes.len()];
+    for index in 0..nodes.len() {
+        let element = match &nodes[index].op {
+            Op::List(op) => &op.elements,
+            Op::Slice(op) => &op.elements,
+            Op::Array(op) => &op.elements,
+            _ => continue,
+        };
+        if element.memory_is_wire || element.stride == 0 {
+            continue;
+        }
+        if plain(nodes, element.node.index(), &mut known) {
+            match &mut nodes[index].op {
+                Op::List(op) => op.elements.memory_is_wire = true,
+                Op::Slice(op) => op.elements.memory_is_wire = true,
+                Op::Array(op) => op.elements.memory_is_wire = true,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Runs of zero-sized elements that write nothing (`[(); usize::MAX]`, a
