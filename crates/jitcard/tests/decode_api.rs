@@ -546,7 +546,8 @@ fn runs_of_plain_records_are_copied_whole() {
         .to_string();
     assert!(plan.lines().next().is_some());
     assert!(
-        plan.lines().any(|l| l.contains("list") && l.contains("bulk copy")),
+        plan.lines()
+            .any(|l| l.contains("list") && l.contains("bulk copy")),
         "{plan}"
     );
     let gappy = Decoder::<Vec<Gappy>>::new(Engine::Interpreter)
@@ -554,7 +555,11 @@ fn runs_of_plain_records_are_copied_whole() {
         .plan()
         .to_string();
     assert!(!gappy.contains("bulk copy"), "{gappy}");
-    let v = |i: f32| Vec3 { x: i, y: -i, z: i * 0.5 };
+    let v = |i: f32| Vec3 {
+        x: i,
+        y: -i,
+        z: i * 0.5,
+    };
     let mesh: Vec<Triangle> = (0..50)
         .map(|i| Triangle {
             corners: [v(i as f32), v(1.0), v(f32::NAN.copysign(-1.0))],
@@ -569,7 +574,12 @@ fn runs_of_plain_records_are_copied_whole() {
             .unwrap()
             .decode(&bytes)
             .unwrap();
-        assert_eq!(postcard::to_allocvec(&decoded).unwrap(), bytes, "{}", engine.name());
+        assert_eq!(
+            postcard::to_allocvec(&decoded).unwrap(),
+            bytes,
+            "{}",
+            engine.name()
+        );
         let short = &bytes[..bytes.len() - 1];
         let error = Decoder::<Vec<Triangle>>::new(engine)
             .unwrap()

@@ -295,12 +295,11 @@ pub(crate) unsafe fn decode_part(
     id: NodeId,
     dst: PtrUninit,
 ) -> Result<(), Error> {
-    let mut run = Run::new(plan, input, limits, NoPath);
+    let mut run = Run::on_stack(plan, input, limits, NoPath, progress.stack_limit);
     run.pos = progress.pos;
     run.depth_left = progress.depth_left;
     run.zero_sized_left = progress.zero_sized_left;
     run.deepest = progress.deepest;
-    run.stack_limit = progress.stack_limit;
     // SAFETY: forwarded from the caller's contract.
     let result = unsafe { run.node(id, dst) };
     progress.pos = run.pos;
@@ -339,6 +338,17 @@ struct Run<'p, 'de, P: PathTracking> {
 
 impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
     fn new(plan: &'p Plan, input: &'de [u8], limits: DecodeLimits, path: P) -> Self {
+        Self::on_stack(plan, input, limits, path, stack::current_limit())
+    }
+
+    /// A run whose stack limit is `stack_limit`.
+    fn on_stack(
+        plan: &'p Plan,
+        input: &'de [u8],
+        limits: DecodeLimits,
+        path: P,
+        stack_limit: usize,
+    ) -> Self {
         Run {
             plan,
             input,
@@ -347,7 +357,7 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
             depth_left: limits.max_depth,
             zero_sized_left: limits.max_zero_sized_elements,
             deepest: 0,
-            stack_limit: stack::current_limit(),
+            stack_limit,
             path,
         }
     }

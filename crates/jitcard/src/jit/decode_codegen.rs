@@ -11,15 +11,18 @@
 //! reference: a decode fails on the same byte with the same error on every
 //! engine.
 //!
-//! Built inline: scalars, structs and enums (without skipped or proxied
-//! fields), arrays, options and results (through their vtables'
+//! Built by generated code: scalars, structs and enums (without skipped or
+//! proxied fields), arrays, options and results (through their vtables'
 //! constructors, the value decoded into scratch), `Box<T>` of a sized `T`
 //! (straight into its allocation), `Arc<T>`/`Rc<T>` (through `new_into`),
-//! `String` and `&str`, and lists (in place: facet's `init`, elements
-//! written at their stride, `set_len`; one copy for runs whose memory is
-//! their wire form). Everything else (sets, maps, proxies, skipped fields,
-//! `Box<str>`, slices, `Cow`, `u128`, `char`) is built by the interpreter
-//! through [`decode_runtime::interpret`], from the same cursor.
+//! lists (in place: facet's `init`, elements written at their stride,
+//! `set_len`; one copy for runs whose memory is their wire form), sets and
+//! maps built by `insert`, and byte strings (`String`, `&str`, `Box<str>`,
+//! `Arc<str>`, `Rc<str>`, `Cow`, `&[u8]`: length and bounds inline, the
+//! value made by [`decode_runtime::text`]). Everything else (sets and maps
+//! built from a slice, proxies, skipped fields, slice builders, `u128`,
+//! `char`) is built by the interpreter through
+//! [`decode_runtime::interpret`], from the same cursor.
 
 use std::cell::Cell;
 
@@ -29,13 +32,13 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::Switch;
 
-use super::decode_runtime::{self, kind};
+use super::decode_runtime::{self, kind, text_kind};
 use super::emit::{FunctionEmitter, flags};
 use super::facet_ptr::THIN_META;
 use super::vtable_calls::{Arg, VtableCallEmitter};
 use super::vtable_ops::VtableOp;
 use crate::interp::decode::cautious;
-use crate::plan::build::{Build, ListBuild, MapBuild, PointerBuild, SetBuild};
+use crate::plan::build::{Build, ListBuild, MapBuild, PointerBuild, SetBuild, StrPointer};
 use crate::plan::{Elements, FieldStep, IntKind, NodeId, Op, Plan};
 use crate::wire::VarintWidth;
 
@@ -153,12 +156,12 @@ impl DecodeEmitter<'_> {
         let node = self.plan.node(id);
         let n = Self::index(id);
         match (&node.build, &node.op) {
-            (Some(Build::String), _) => self.string(e, id, dst, false, fail),
-            (Some(Build::BorrowedStr), _) => self.string(e, id, dst, true, fail),
+            (Some(Build::String), _) => self.text(e, id, dst, text_kind::STRING, fail),
+            (Some(Build::BorrowedStr), _) => self.text(e, id, dst, text_kind::STR_REF, fail),
             (Some(Build::Fields(_)), Op::Fields(fields)) => self.fields(e, fields, dst, fail),
             (Some(Build::Enum(_)), Op::Enum(op)) => self.enum_(e, id, op, dst, fail),
             (Some(Build::Pointer(how)), Op::Pointer(op)) => {
-                self.pointer(e, op.pointee, *how, dst, fail)
+                self.pointer(e, id, op.pointee, *how, dst, fail)
             }
             (Some(Build::List(how)), Op::List(op)) => {
                 self.list(e, id, how, &op.elements, dst, fail)
@@ -264,8 +267,9 @@ impl DecodeEmitter<'_> {
         }
     }
 
-    /// A length-prefixed UTF-8 string: `String` or a `&str` into the input.
-    fn string(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, borrowed: bool, fail: Block) {
+    /// A length-prefixed byte string, built as `kind` says (see
+    /// [`text_kind`]).
+    fn text(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, kind: u32, fail: Block) {
         let n = Self::index(id);
         let start = e.cur();
         let len = e.read_varint(VarintWidth::U64, n, fail);
@@ -274,12 +278,12 @@ impl DecodeEmitter<'_> {
         let ctx = e.ctx;
         let node = e.b.ins().iconst(types::I32, i64::from(n));
         let bytes = e.cur();
-        let borrowed = e.b.ins().iconst(types::I32, i64::from(borrowed));
+        let kind = e.b.ins().iconst(types::I32, i64::from(kind));
         let status = e.call_native(
-            decode_runtime::string as *const u8,
+            decode_runtime::text as *const u8,
             &[ptr, types::I32, ptr, ptr, ptr, ptr, types::I32],
             &[types::I32],
-            &[ctx, node, dst, bytes, len, start, borrowed],
+            &[ctx, node, dst, bytes, len, start, kind],
         )[0];
         e.check_to(status, fail);
         e.advance(len);
@@ -590,6 +594,7 @@ impl DecodeEmitter<'_> {
     fn pointer(
         &self,
         e: &mut FunctionEmitter,
+        id: NodeId,
         pointee: NodeId,
         how: PointerBuild,
         dst: Value,
@@ -634,7 +639,18 @@ impl DecodeEmitter<'_> {
                     .pointer_new_into(e, new_into, dst, scratch.address);
                 self.free(e, &scratch);
             }
-            _ => unreachable!("builds_inline admits no other pointer build"),
+            PointerBuild::Str(which) => {
+                let kind = match which {
+                    StrPointer::Box => text_kind::BOX_STR,
+                    StrPointer::Arc => text_kind::ARC_STR,
+                    StrPointer::Rc => text_kind::RC_STR,
+                };
+                self.text(e, id, dst, kind, fail);
+            }
+            PointerBuild::CowStr => self.text(e, id, dst, text_kind::COW_STR, fail),
+            PointerBuild::CowBytes => self.text(e, id, dst, text_kind::COW_BYTES, fail),
+            PointerBuild::BorrowedBytes => self.text(e, id, dst, text_kind::BYTES_REF, fail),
+            PointerBuild::Slice(_) => unreachable!("builds_inline admits no slice builder"),
         }
     }
 

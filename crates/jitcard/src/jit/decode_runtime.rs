@@ -235,37 +235,72 @@ pub(crate) unsafe extern "C" fn varint(
     }
 }
 
-/// Writes a `String` (`borrowed == 0`) or a `&str` into the input
-/// (`borrowed != 0`) of the `len` bytes at `bytes` (inside the input) into
-/// `dst`, after checking they are UTF-8; the string's length prefix
-/// started at `start`.
-pub(crate) unsafe extern "C" fn string(
+/// What [`text`] builds from a length-prefixed byte string.
+pub(crate) mod text_kind {
+    /// `String`.
+    pub const STRING: u32 = 0;
+    /// `&str` into the input.
+    pub const STR_REF: u32 = 1;
+    /// `Box<str>`.
+    pub const BOX_STR: u32 = 2;
+    /// `Arc<str>`.
+    pub const ARC_STR: u32 = 3;
+    /// `Rc<str>`.
+    pub const RC_STR: u32 = 4;
+    /// `Cow::<str>::Owned`.
+    pub const COW_STR: u32 = 5;
+    /// `Cow::<[u8]>::Owned` (no UTF-8 check).
+    pub const COW_BYTES: u32 = 6;
+    /// `&[u8]` into the input (no UTF-8 check).
+    pub const BYTES_REF: u32 = 7;
+}
+
+/// Writes the value of kind `kind` (see [`text_kind`]) made of the `len`
+/// bytes at `bytes` (inside the input) into `dst`, after checking they are
+/// UTF-8 where it holds a `str`; the length prefix started at `start`.
+pub(crate) unsafe extern "C" fn text(
     ctx: *mut DecodeCtx,
     node: u32,
     dst: *mut u8,
     bytes: *const u8,
     len: usize,
     start: *const u8,
-    borrowed: u32,
+    kind: u32,
 ) -> u32 {
+    use std::borrow::Cow;
+    use std::rc::Rc;
+    use std::sync::Arc;
     // SAFETY: generated code passes the live context of this run, and
-    // `bytes..bytes + len` lies inside the input it checked.
+    // `bytes..bytes + len` lies inside the input it checked; the input
+    // outlives the decoded value (the `'de` of the decode).
     let (ctx, bytes) = unsafe { (&mut *ctx, core::slice::from_raw_parts(bytes, len)) };
-    match core::str::from_utf8(bytes) {
-        Ok(text) => {
-            // SAFETY: `dst` is valid for writes of the node's shape,
-            // `String` or `&str` as generated code chose by the plan's build.
-            unsafe {
-                if borrowed == 0 {
-                    ptr::write_unaligned(dst.cast::<String>(), String::from(text));
-                } else {
-                    ptr::write_unaligned(dst.cast::<&str>(), text);
-                }
+    // SAFETY: (every write) `dst` is valid for writes of the node's shape,
+    // which generated code chose `kind` for from the plan's build.
+    unsafe {
+        match kind {
+            text_kind::COW_BYTES => {
+                ptr::write_unaligned(dst.cast(), Cow::<'static, [u8]>::Owned(bytes.to_vec()));
+                return STATUS_OK;
             }
-            STATUS_OK
+            text_kind::BYTES_REF => {
+                ptr::write_unaligned(dst.cast::<&[u8]>(), bytes);
+                return STATUS_OK;
+            }
+            _ => {}
         }
-        Err(_) => ctx.fail_at(node, start, InvalidKind::BadUtf8),
+        let Ok(text) = core::str::from_utf8(bytes) else {
+            return ctx.fail_at(node, start, InvalidKind::BadUtf8);
+        };
+        match kind {
+            text_kind::STRING => ptr::write_unaligned(dst.cast(), String::from(text)),
+            text_kind::STR_REF => ptr::write_unaligned(dst.cast::<&str>(), text),
+            text_kind::BOX_STR => ptr::write_unaligned(dst.cast(), Box::<str>::from(text)),
+            text_kind::ARC_STR => ptr::write_unaligned(dst.cast(), Arc::<str>::from(text)),
+            text_kind::RC_STR => ptr::write_unaligned(dst.cast(), Rc::<str>::from(text)),
+            _ => ptr::write_unaligned(dst.cast(), Cow::<'static, str>::Owned(text.to_owned())),
+        }
     }
+    STATUS_OK
 }
 
 /// Decodes node `node` into `dst` with the interpreter, from the stored

@@ -103,7 +103,11 @@ fn copy_runs_of_plain_records(nodes: &mut [Node]) {
         }
         known[index] = Some(false);
         let node = &nodes[index];
-        let size = node.shape.layout.sized_layout().map_or(usize::MAX, |l| l.size());
+        let size = node
+            .shape
+            .layout
+            .sized_layout()
+            .map_or(usize::MAX, |l| l.size());
         let skips = matches!(&node.build, Some(Build::Fields(skipped)) if !skipped.is_empty());
         let answer = !skips
             && match &node.op {
@@ -127,8 +131,10 @@ fn copy_runs_of_plain_records(nodes: &mut [Node]) {
                             .iter()
                             .all(|field| plain(nodes, field.node.index(), known))
                 }
-                Op::Array(op) => op.elements.stride.checked_mul(op.len) == Some(size)
-                    && plain(nodes, op.elements.node.index(), known),
+                Op::Array(op) => {
+                    op.elements.stride.checked_mul(op.len) == Some(size)
+                        && plain(nodes, op.elements.node.index(), known)
+                }
                 _ => false,
             };
         known[index] = Some(answer);
