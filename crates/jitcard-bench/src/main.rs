@@ -26,6 +26,7 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
   --budget-ms  timing budget per workload in milliseconds (default: 500)
   --compile-samples  cold JIT compiles per workload (default: 11)
   --no-decode  time encoding only
+  --no-encode  time decoding only (e.g. to profile decoders)
   --no-threads don't measure one-shot encodes across threads (by default
                each API × thread count gets the --budget-ms)
   --out        report directory (default: target/jitcard-report)
@@ -51,6 +52,8 @@ struct Options {
     threads: bool,
     /// Whether to time decoding too.
     decode: bool,
+    /// Whether to time encoding (off to profile decoders alone).
+    encode: bool,
 }
 
 fn parse_options() -> Result<Option<Options>, String> {
@@ -62,6 +65,7 @@ fn parse_options() -> Result<Option<Options>, String> {
         icount: None,
         threads: true,
         decode: true,
+        encode: true,
         out_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/jitcard-report"),
     };
     let mut args = std::env::args().skip(1);
@@ -106,6 +110,7 @@ fn parse_options() -> Result<Option<Options>, String> {
             "--out" => options.out_dir = PathBuf::from(value()?),
             "--no-threads" => options.threads = false,
             "--no-decode" => options.decode = false,
+            "--no-encode" => options.encode = false,
             PROBE_DECODE_FLAG => {
                 let (Ok(workload), Ok(engine)) = (value(), value()) else {
                     return Err(format!(
@@ -200,13 +205,15 @@ fn main() -> ExitCode {
     for name in &options.workloads {
         let case = cases::case(name).expect("workload names were validated");
         eprintln!("measuring {name} ...");
-        rows.extend(measure_case(
-            case.as_ref(),
-            &options.competitors,
-            options.budget,
-            Direction::Encode,
-            &[],
-        ));
+        if options.encode {
+            rows.extend(measure_case(
+                case.as_ref(),
+                &options.competitors,
+                options.budget,
+                Direction::Encode,
+                &[],
+            ));
+        }
         if options.decode {
             let crashed = probe_decoders(name, &decoders);
             decode_rows.extend(measure_case(

@@ -303,7 +303,7 @@ impl fmt::Display for Error {
                 reason,
             } => write!(
                 f,
-                "strict encoder: `{path}` (type `{type_name}`) would not run on the requested \
+                "strict mode: `{path}` (type `{type_name}`) would not run on the requested \
                  engine: {reason}"
             ),
             Error::EngineUnavailable { engine, reason } => {

@@ -5,8 +5,8 @@ use std::fmt::Debug;
 use facet::Facet;
 use jitcard::{Decoder, Engine};
 use jitcard_bench::workloads::{
-    GnarlyPayload, ManyVariants, Message, NumericBuffer, OptionHeavy, PointerHeavy, Tree,
-    WideStruct, nested_pair,
+    GnarlyPayload, ManyVariants, Mesh, Message, NestedPair, NumericBuffer, OptionHeavy,
+    PointerHeavy, Tree, WideStruct, nested_pair,
 };
 use serde::Serialize;
 
@@ -35,4 +35,27 @@ fn every_workload_round_trips() {
     round_trip(&PointerHeavy::list(16, 7));
     round_trip(&Message::new(7));
     round_trip(&nested_pair(7));
+}
+
+/// Generated code builds every part of every workload (nothing handed to
+/// the interpreter), in every JIT mode available here.
+#[test]
+fn jit_decoders_build_every_part_of_every_workload() {
+    fn strict<T: for<'a> Facet<'a>>() {
+        for engine in Engine::available() {
+            if let Err(error) = Decoder::<T>::strict(engine) {
+                panic!("{}: {error}", engine.name());
+            }
+        }
+    }
+    strict::<GnarlyPayload>();
+    strict::<WideStruct>();
+    strict::<Vec<ManyVariants>>();
+    strict::<Tree>();
+    strict::<NumericBuffer>();
+    strict::<Vec<OptionHeavy>>();
+    strict::<Vec<PointerHeavy>>();
+    strict::<Message>();
+    strict::<Box<NestedPair>>();
+    strict::<Mesh>();
 }

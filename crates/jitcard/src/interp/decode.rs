@@ -267,6 +267,84 @@ pub(crate) unsafe fn drop_built(shape: &'static Shape, ptr: PtrMut, deepest: usi
     });
 }
 
+/// facet's slice builder of one `Box<[T]>`, `Arc<[T]>` or `Rc<[T]>` being
+/// decoded (its Rust-ABI functions run with panics caught).
+pub(crate) struct SliceBuild {
+    builder: &'static facet_core::SliceBuilderVTable,
+    handle: PtrMut,
+}
+
+impl SliceBuild {
+    /// A new, empty builder; a panic is reported at `node`.
+    pub(crate) fn start(
+        builder: &'static facet_core::SliceBuilderVTable,
+        node: &crate::plan::Node,
+    ) -> Result<SliceBuild, Error> {
+        catch_unwind(builder.new_fn)
+            .map(|handle| SliceBuild { builder, handle })
+            .map_err(|panic| node.panicked(panic_message(&*panic)))
+    }
+
+    /// Moves the element at `item` into the slice.
+    ///
+    /// # Safety
+    /// `item` holds an initialized element of the builder's type, which is
+    /// moved out (its storage is then only freed).
+    pub(crate) unsafe fn push(&self, node: &crate::plan::Node, item: PtrMut) -> Result<(), Error> {
+        // SAFETY: the handle came from `new_fn`; forwarded from the caller.
+        catch_unwind(AssertUnwindSafe(|| unsafe {
+            (self.builder.push_fn)(self.handle, item)
+        }))
+        .map_err(|panic| node.panicked(panic_message(&*panic)))
+    }
+
+    /// Drops the builder and the elements pushed so far.
+    ///
+    /// # Safety
+    /// Called once, instead of [`finish`](Self::finish).
+    pub(crate) unsafe fn free(self) {
+        // SAFETY: the handle came from `new_fn` and is freed once; a panic
+        // is contained (the decode's own error is what the caller gets).
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+            (self.builder.free_fn)(self.handle)
+        }));
+    }
+
+    /// Makes the pointer and writes it into `dst`.
+    ///
+    /// # Safety
+    /// Called once; `dst` is valid for writes of the pointer type of
+    /// `node`, whose builder this is.
+    pub(crate) unsafe fn finish(
+        self,
+        node: &crate::plan::Node,
+        dst: PtrUninit,
+    ) -> Result<(), Error> {
+        // SAFETY: the handle came from `new_fn`; `convert_fn` consumes it.
+        let cell = catch_unwind(AssertUnwindSafe(|| unsafe {
+            (self.builder.convert_fn)(self.handle)
+        }))
+        .map_err(|panic| node.panicked(panic_message(&*panic)))?;
+        let layout = node
+            .shape
+            .layout
+            .sized_layout()
+            .map_err(|_| Error::Internal {
+                message: "unsized slice pointer".to_string(),
+            })?;
+        // SAFETY: `convert_fn` returns a heap cell of the pointer type's
+        // layout holding the finished pointer (facet's slice builders): it
+        // is moved bitwise into `dst` and the cell freed without dropping.
+        unsafe {
+            ptr::copy_nonoverlapping(cell.raw_ptr(), dst.as_mut_byte_ptr(), layout.size());
+            if layout.size() != 0 {
+                std::alloc::dealloc(cell.raw_ptr().cast_mut(), layout);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where a decode run by another engine stands when it hands one part to
 /// the interpreter ([`decode_part`]), and after.
 pub(crate) struct Progress {
@@ -1276,60 +1354,24 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
     ) -> Result<(), Error> {
         let count = self.count(id, self.plan.min_wire_size(elements.node), elements.stride)?;
         let node = self.plan.node(id);
-        let guarded = |f: &mut dyn FnMut()| {
-            catch_unwind(AssertUnwindSafe(f)).map_err(|panic| node.panicked(panic_message(&*panic)))
-        };
         let scratch = Scratch::for_elements(self.plan.node(elements.node).shape, count)?;
-        let mut handle = None;
-        guarded(&mut || handle = Some((builder.new_fn)()))?;
-        let Some(handle) = handle else {
-            return Err(Error::Internal {
-                message: "slice builder".to_string(),
-            });
-        };
+        let slice = SliceBuild::start(builder, node)?;
         for index in 0..count {
             // SAFETY: the scratch is valid for one element; on success the
             // builder's `push` moves it out.
             let pushed = unsafe { self.part(Step::Index(index), elements.node, scratch.uninit()) }
                 .and_then(|()| {
-                    // SAFETY: the builder came from `new_fn` and the scratch
-                    // holds an element, which `push` moves out.
-                    guarded(&mut || unsafe {
-                        (builder.push_fn)(handle, scratch.uninit().assume_init())
-                    })
+                    // SAFETY: the scratch holds an element.
+                    unsafe { slice.push(node, scratch.uninit().assume_init()) }
                 });
             if let Err(error) = pushed {
-                // SAFETY: the builder came from `new_fn` and is freed once
-                // (dropping the elements pushed so far).
-                let _ = guarded(&mut || unsafe { (builder.free_fn)(handle) });
+                // SAFETY: the builder is live and freed once.
+                unsafe { slice.free() };
                 return Err(error);
             }
         }
-        let mut cell = None;
-        // SAFETY: the builder came from `new_fn`; `convert_fn` consumes it.
-        guarded(&mut || cell = Some(unsafe { (builder.convert_fn)(handle) }))?;
-        let Some(cell) = cell else {
-            return Err(Error::Internal {
-                message: "slice builder".to_string(),
-            });
-        };
-        let layout = node
-            .shape
-            .layout
-            .sized_layout()
-            .map_err(|_| Error::Internal {
-                message: "unsized slice pointer".to_string(),
-            })?;
-        // SAFETY: `convert_fn` returns a heap cell of the pointer type's
-        // layout holding the finished pointer (facet's slice builders): it
-        // is moved bitwise into `dst` and the cell freed without dropping.
-        unsafe {
-            ptr::copy_nonoverlapping(cell.raw_ptr(), dst.as_mut_byte_ptr(), layout.size());
-            if layout.size() != 0 {
-                std::alloc::dealloc(cell.raw_ptr().cast_mut(), layout);
-            }
-        }
-        Ok(())
+        // SAFETY: `dst` is valid for the pointer type the builder makes.
+        unsafe { slice.finish(node, dst) }
     }
 
     /// # Safety

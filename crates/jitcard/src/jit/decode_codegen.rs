@@ -19,9 +19,10 @@
 //! `set_len`; one copy for runs whose memory is their wire form), sets and
 //! maps built by `insert`, and byte strings (`String`, `&str`, `Box<str>`,
 //! `Arc<str>`, `Rc<str>`, `Cow`, `&[u8]`: length and bounds inline, the
-//! value made by [`decode_runtime::text`]). Everything else (sets and maps
-//! built from a slice, proxies, skipped fields, slice builders, `u128`,
-//! `char`) is built by the interpreter through
+//! value made by [`decode_runtime::text`]), `char` and 128-bit integers
+//! (through helpers), and `Box/Arc/Rc<[T]>` (facet's slice builder, through
+//! helpers). Everything else (sets and maps built from a slice, proxies,
+//! skipped fields) is built by the interpreter through
 //! [`decode_runtime::interpret`], from the same cursor.
 
 use std::cell::Cell;
@@ -60,22 +61,30 @@ pub(crate) fn builds_inline(plan: &Plan, id: NodeId) -> bool {
                 Op::Nothing
                     | Op::Bool
                     | Op::Byte
+                    | Op::Int(_)
                     | Op::F32
                     | Op::F64
+                    | Op::Char
                     | Op::Array(_)
                     | Op::Option(_)
                     | Op::Result(_)
-            ) || matches!(op, Op::Int(kind) if !matches!(kind, IntKind::U128 | IntKind::I128))
+            )
         }
         (Some(Build::Fields(skipped)), Op::Fields(fields)) => skipped.is_empty() && plain(fields),
         (Some(Build::Enum(skipped)), Op::Enum(op)) => {
             skipped.iter().all(Vec::is_empty) && op.variants.iter().all(|v| plain(&v.fields))
         }
         (Some(Build::String | Build::BorrowedStr), _) => true,
-        (
-            Some(Build::Pointer(PointerBuild::BoxInPlace | PointerBuild::NewInto(_))),
-            Op::Pointer(_),
-        ) => true,
+        (Some(Build::Pointer(PointerBuild::Slice(_))), Op::Pointer(op)) => {
+            match &plan.node(op.pointee).op {
+                Op::Slice(slice) => {
+                    slice.elements.memory_is_wire
+                        || slice.elements.stride <= MAX_STACK_SCRATCH as usize
+                }
+                _ => false,
+            }
+        }
+        (Some(Build::Pointer(_)), Op::Pointer(_)) => true,
         (Some(Build::List(_)), Op::List(_)) => true,
         (Some(Build::Set(SetBuild::Insert { .. })), Op::Set(_))
         | (Some(Build::Map(MapBuild::Insert { .. })), Op::Map(_)) => true,
@@ -215,7 +224,35 @@ impl DecodeEmitter<'_> {
                 e.b.ins().store(flags(), bits, dst, 0);
                 e.skip(i64::from(ty.bytes()));
             }
+            (_, Op::Int(kind @ (IntKind::U128 | IntKind::I128))) => {
+                let ptr = e.ptr;
+                let ctx = e.ctx;
+                let node = e.b.ins().iconst(types::I32, i64::from(n));
+                let signed = e.b.ins().iconst(types::I32, i64::from(kind.is_signed()));
+                let status = e.call_helper_writing(
+                    decode_runtime::int128 as *const u8,
+                    &[ptr, types::I32, ptr, types::I32],
+                    &[ctx, node, dst, signed],
+                );
+                e.check_to(status, fail);
+            }
             (_, Op::Int(kind)) => self.int(e, n, *kind, dst, fail),
+            (_, Op::Char) => {
+                let start = e.cur();
+                let len = e.read_varint(VarintWidth::U64, n, fail);
+                let ptr = e.ptr;
+                let ctx = e.ctx;
+                let node = e.b.ins().iconst(types::I32, i64::from(n));
+                let bytes = e.cur();
+                let status = e.call_native(
+                    decode_runtime::char_value as *const u8,
+                    &[ptr, types::I32, ptr, ptr, ptr, ptr],
+                    &[types::I32],
+                    &[ctx, node, dst, bytes, len, start],
+                )[0];
+                e.check_to(status, fail);
+                e.advance(len);
+            }
             (_, Op::Array(op)) => {
                 let len = e.iconst_ptr(op.len as i64);
                 self.run(e, &op.elements, dst, len, fail);
@@ -650,7 +687,115 @@ impl DecodeEmitter<'_> {
             PointerBuild::CowStr => self.text(e, id, dst, text_kind::COW_STR, fail),
             PointerBuild::CowBytes => self.text(e, id, dst, text_kind::COW_BYTES, fail),
             PointerBuild::BorrowedBytes => self.text(e, id, dst, text_kind::BYTES_REF, fail),
-            PointerBuild::Slice(_) => unreachable!("builds_inline admits no slice builder"),
+            PointerBuild::Slice(builder) => {
+                let Op::Slice(slice) = &self.plan.node(pointee).op else {
+                    unreachable!("builds_inline admits slice builders of slices only")
+                };
+                self.boxed_slice(e, id, &slice.elements, builder, dst, fail);
+            }
+        }
+    }
+
+    /// `Box<[T]>`, `Arc<[T]>`, `Rc<[T]>` through facet's slice builder (Rust
+    /// ABI, so through helpers): each element decoded into scratch and
+    /// pushed, or a run whose memory is its wire form pushed straight from
+    /// the input.
+    fn boxed_slice(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        run: &Elements,
+        builder: &'static facet_core::SliceBuilderVTable,
+        dst: Value,
+        fail: Block,
+    ) {
+        let n = Self::index(id);
+        let count = self.count(e, id, self.plan.min_wire_size(run.node), run.stride, fail);
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let node = e.b.ins().iconst(types::I32, i64::from(n));
+        // Storage for the builder (`interp::decode::SliceBuild`: 3 words).
+        let slot = e.word_slot(4);
+        let element_scratch = (!run.memory_is_wire).then(|| self.scratch(e, run.node, fail));
+        // Scratch that did not fit in the frame is freed on every exit.
+        let (fail, heap_scratch) = match &element_scratch {
+            Some(scratch) if scratch.heap.is_some() => {
+                let (address, heap) = (scratch.address, scratch.heap);
+                let free = self.cleanup_then(e, fail, |e| {
+                    self.free(e, &Scratch { address, heap });
+                });
+                (free, Some(Scratch { address, heap }))
+            }
+            _ => (fail, None),
+        };
+        let builder = e.iconst_ptr(builder as *const _ as i64);
+        let status = e.call_native(
+            decode_runtime::slice_start as *const u8,
+            &[ptr, types::I32, ptr, ptr],
+            &[types::I32],
+            &[ctx, node, builder, slot],
+        )[0];
+        e.check_to(status, fail);
+        let free_builder = self.cleanup_then(e, fail, |e| {
+            e.call_native(
+                decode_runtime::slice_free as *const u8,
+                &[ptr],
+                &[],
+                &[slot],
+            );
+        });
+        match element_scratch {
+            None => {
+                let bytes = e.b.ins().imul_imm_u(count, run.stride as i64);
+                let element = Self::index(run.node);
+                e.need(bytes, element, free_builder);
+                if matches!(self.plan.node(run.node).op, Op::Bool) {
+                    self.check_bools(e, element, bytes, free_builder);
+                }
+                let cur = e.cur();
+                let stride = e.iconst_ptr(run.stride as i64);
+                let status = e.call_native(
+                    decode_runtime::slice_push_run as *const u8,
+                    &[ptr, types::I32, ptr, ptr, ptr, ptr],
+                    &[types::I32],
+                    &[ctx, node, slot, cur, count, stride],
+                )[0];
+                e.check_to(status, free_builder);
+                e.advance(bytes);
+            }
+            Some(scratch) => {
+                let head = e.b.create_block();
+                let body = e.b.create_block();
+                let done = e.b.create_block();
+                let index = e.b.append_block_param(head, ptr);
+                let zero = e.iconst_ptr(0);
+                e.b.ins().jump(head, &[zero.into()]);
+                e.b.switch_to_block(head);
+                let finished = e.b.ins().icmp(IntCC::Equal, index, count);
+                e.b.ins().brif(finished, done, &[], body, &[]);
+                e.b.switch_to_block(body);
+                self.node(e, run.node, scratch.address, free_builder);
+                let status = e.call_native(
+                    decode_runtime::slice_push as *const u8,
+                    &[ptr, types::I32, ptr, ptr],
+                    &[types::I32],
+                    &[ctx, node, slot, scratch.address],
+                )[0];
+                e.check_to(status, free_builder);
+                let next = e.b.ins().iadd_imm_u(index, 1);
+                e.b.ins().jump(head, &[next.into()]);
+                e.b.switch_to_block(done);
+            }
+        }
+        let status = e.call_native(
+            decode_runtime::slice_finish as *const u8,
+            &[ptr, types::I32, ptr, ptr],
+            &[types::I32],
+            &[ctx, node, slot, dst],
+        )[0];
+        e.check_to(status, fail);
+        if let Some(scratch) = heap_scratch {
+            self.free(e, &scratch);
         }
     }
 

@@ -31,7 +31,7 @@ use super::runtime::{
     CTX_CUR, CTX_DEPTH_LEFT, CTX_END, CTX_STACK_LIMIT, CompiledFn, STATUS_ERROR, STATUS_OK,
 };
 use crate::error::InvalidKind;
-use crate::interp::decode::{self as interp, Progress};
+use crate::interp::decode::{self as interp, Progress, SliceBuild};
 use crate::plan::{Node, NodeId, Plan};
 use crate::wire::{self, ReadError, VarintWidth};
 use crate::{DecodeLimits, Error, stack};
@@ -303,6 +303,73 @@ pub(crate) unsafe extern "C" fn text(
     STATUS_OK
 }
 
+/// Writes the `char` whose UTF-8 bytes are the `len` bytes at `bytes`
+/// (the length prefix started at `start`): a `char` is a string of at most
+/// 4 bytes holding exactly one char.
+pub(crate) unsafe extern "C" fn char_value(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    dst: *mut u8,
+    bytes: *const u8,
+    len: usize,
+    start: *const u8,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    if len > 4 {
+        return ctx.fail_at(node, start, InvalidKind::BadChar);
+    }
+    if len > ctx.end as usize - bytes as usize {
+        return ctx.fail_at(node, bytes, InvalidKind::UnexpectedEnd);
+    }
+    // SAFETY: the `len` bytes are inside the input (checked above).
+    let utf8 = unsafe { core::slice::from_raw_parts(bytes, len) };
+    match wire::char_from_utf8(utf8) {
+        // SAFETY: `dst` is valid for writes of the node's `char`.
+        Some(c) => unsafe {
+            ptr::write_unaligned(dst.cast::<char>(), c);
+            STATUS_OK
+        },
+        None => ctx.fail_at(node, start, InvalidKind::BadChar),
+    }
+}
+
+/// Reads a `u128` (`signed == 0`) or zigzagged `i128` varint at the stored
+/// cursor into `dst` and advances the cursor.
+pub(crate) unsafe extern "C" fn int128(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    dst: *mut u8,
+    signed: u32,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let at = ctx.position();
+    match wire::read_varint_u128(&ctx.input()[at..]) {
+        Ok((value, len)) => {
+            // SAFETY: `dst` is valid for writes of the node's 128-bit
+            // integer; `len` bytes were read from the input.
+            unsafe {
+                if signed == 0 {
+                    ptr::write_unaligned(dst.cast::<u128>(), value);
+                } else {
+                    ptr::write_unaligned(dst.cast::<i128>(), wire::unzigzag_i128(value));
+                }
+                ctx.cur = ctx.cur.add(len);
+            }
+            STATUS_OK
+        }
+        Err(error) => {
+            let kind = match error {
+                ReadError::UnexpectedEnd => InvalidKind::UnexpectedEnd,
+                ReadError::BadVarint => InvalidKind::BadVarint,
+            };
+            let cur = ctx.cur;
+            ctx.fail_at(node, cur, kind)
+        }
+    }
+}
+
 /// Decodes node `node` into `dst` with the interpreter, from the stored
 /// cursor (advancing it): the parts generated code does not build itself.
 pub(crate) unsafe extern "C" fn interpret(ctx: *mut DecodeCtx, node: u32, dst: *mut u8) -> u32 {
@@ -344,6 +411,92 @@ pub(crate) unsafe extern "C" fn interpret(ctx: *mut DecodeCtx, node: u32, dst: *
     match result {
         Ok(()) => STATUS_OK,
         Err(error) => ctx.fail(error),
+    }
+}
+
+/// Starts facet's slice builder `builder` of the `Box/Arc/Rc<[T]>` of node
+/// `node` in `slot` (storage for a [`SliceBuild`]).
+pub(crate) unsafe extern "C" fn slice_start(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    builder: *const facet_core::SliceBuilderVTable,
+    slot: *mut SliceBuild,
+) -> u32 {
+    // SAFETY: generated code passes the live context of this run, and the
+    // builder of the node (a `'static` vtable).
+    let (ctx, builder) = unsafe { (&mut *ctx, &*builder) };
+    match SliceBuild::start(builder, ctx.node(node)) {
+        // SAFETY: `slot` is writable storage for a `SliceBuild`.
+        Ok(build) => unsafe {
+            slot.write(build);
+            STATUS_OK
+        },
+        Err(error) => ctx.fail(error),
+    }
+}
+
+/// Moves the element at `item` into the slice being built in `slot`.
+pub(crate) unsafe extern "C" fn slice_push(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    slot: *const SliceBuild,
+    item: *mut u8,
+) -> u32 {
+    // SAFETY: generated code passes the live context, a started builder
+    // and an initialized element, which the push moves out.
+    unsafe {
+        let ctx = &mut *ctx;
+        match (*slot).push(ctx.node(node), PtrMut::new(item)) {
+            Ok(()) => STATUS_OK,
+            Err(error) => ctx.fail(error),
+        }
+    }
+}
+
+/// Pushes the `count` elements at `bytes` (inside the input: elements whose
+/// memory is their wire form, `stride` bytes each) into the slice being
+/// built in `slot`.
+pub(crate) unsafe extern "C" fn slice_push_run(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    slot: *const SliceBuild,
+    bytes: *const u8,
+    count: usize,
+    stride: usize,
+) -> u32 {
+    for index in 0..count {
+        // SAFETY: each element of the run is a valid value (its bytes are
+        // its wire form, checked by generated code where that matters); the
+        // push copies it out of the input.
+        let status = unsafe { slice_push(ctx, node, slot, bytes.add(index * stride).cast_mut()) };
+        if status != STATUS_OK {
+            return status;
+        }
+    }
+    STATUS_OK
+}
+
+/// Drops the builder in `slot` and what it holds (a failure path).
+pub(crate) unsafe extern "C" fn slice_free(slot: *mut SliceBuild) {
+    // SAFETY: generated code passes a started builder, freed once.
+    unsafe { slot.read().free() };
+}
+
+/// Makes the pointer of the builder in `slot` and writes it into `dst`.
+pub(crate) unsafe extern "C" fn slice_finish(
+    ctx: *mut DecodeCtx,
+    node: u32,
+    slot: *mut SliceBuild,
+    dst: *mut u8,
+) -> u32 {
+    // SAFETY: generated code passes the live context, a started builder
+    // (consumed once, here) and the destination of the node's pointer.
+    unsafe {
+        let ctx = &mut *ctx;
+        match slot.read().finish(ctx.node(node), PtrUninit::new(dst)) {
+            Ok(()) => STATUS_OK,
+            Err(error) => ctx.fail(error),
+        }
     }
 }
 
