@@ -1,5 +1,6 @@
 //! What the fuzz targets share: a rich type covering every decodable shape
-//! kind, and the comparison of jitcard's decoder with postcard's.
+//! kind, and the comparison of jitcard's decoders (every engine) with
+//! postcard's.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -117,6 +118,26 @@ where
     T: Facet<'de> + Deserialize<'de> + Serialize + PartialEq + Debug,
 {
     let ours = jitcard::take_from_bytes::<T>(input);
+    // Every other engine decodes exactly as the default one (the JIT where
+    // it runs): the same value and rest, or the same error.
+    for engine in jitcard::Engine::available() {
+        let other = jitcard::Decoder::<T>::new(engine)
+            .expect("every engine builds a decoder of the fuzzed types")
+            .take(input);
+        let agree = match (&ours, &other) {
+            (Ok((a, rest_a)), Ok((b, rest_b))) => {
+                rest_a.len() == rest_b.len()
+                    && (a == b || postcard::to_allocvec(a).ok() == postcard::to_allocvec(b).ok())
+            }
+            (Err(a), Err(b)) => a == b,
+            _ => false,
+        };
+        assert!(
+            agree,
+            "{} disagrees with the default engine on {input:02x?}: {other:?} vs {ours:?}",
+            engine.name()
+        );
+    }
     let theirs = postcard::take_from_bytes::<T>(input);
     match (ours, theirs) {
         (Ok((a, rest_a)), Ok((b, rest_b))) => {

@@ -32,10 +32,12 @@ use cranelift_codegen::ir::{
     Block, FuncRef, InstBuilder, StackSlotData, StackSlotKind, Value, types,
 };
 use cranelift_frontend::Switch;
+use facet_core::KnownPointer;
 
 use super::decode_runtime::{self, kind, text_kind};
 use super::emit::{FunctionEmitter, flags};
 use super::facet_ptr::THIN_META;
+use super::layout;
 use super::vtable_calls::{Arg, VtableCallEmitter};
 use super::vtable_ops::VtableOp;
 use crate::interp::decode::cautious;
@@ -495,13 +497,18 @@ impl DecodeEmitter<'_> {
         let align = e.iconst_ptr(align as i64);
         let address = e.call_native(
             decode_runtime::alloc as *const u8,
-            &[ptr, ptr, ptr],
+            &[ptr, ptr],
             &[ptr],
-            &[ctx, size, align],
+            &[size, align],
         )[0];
         let failed = e.b.ins().icmp_imm_u(IntCC::Equal, address, 0);
         let fine = e.cold_if(failed);
-        let status = e.b.ins().iconst(types::I32, 1);
+        let status = e.call_native(
+            decode_runtime::allocation_failed as *const u8,
+            &[ptr, ptr],
+            &[types::I32],
+            &[ctx, size],
+        )[0];
         e.b.ins().jump(fail, &[status.into()]);
         e.b.switch_to_block(fine);
         address
@@ -550,6 +557,9 @@ impl DecodeEmitter<'_> {
         let start = e.cur();
         let tag = e.peek_byte();
         e.skip(1);
+        if let Some(pointee) = self.option_of_box(id, op) {
+            return self.option_of_box_body(e, id, op.some, pointee, tag, start, dst, fail);
+        }
         let none = e.b.create_block();
         let not_none = e.b.create_block();
         let some = e.b.create_block();
@@ -574,6 +584,69 @@ impl DecodeEmitter<'_> {
         self.calls
             .option_init_some(e, op.vtable.init_some, dst, scratch.address);
         self.free(e, &scratch);
+        e.b.ins().jump(done, &[]);
+        e.b.switch_to_block(done);
+    }
+
+    /// The pointee node of an `Option<Box<T>>` (sized `T`, built in place)
+    /// whose layout is one pointer with `None` null (see
+    /// [`layout::option_box_is_pointer`]).
+    fn option_of_box(&self, id: NodeId, op: &crate::plan::OptionOp) -> Option<NodeId> {
+        let some = self.plan.node(op.some);
+        match (&some.op, &some.build) {
+            (Op::Pointer(pointer), Some(Build::Pointer(PointerBuild::BoxInPlace)))
+                if pointer.known == Some(KnownPointer::Box)
+                    && pointer.pointee_sized
+                    && !self.own_function[op.some.index()]
+                    && layout::option_box_is_pointer(self.plan.node(id).shape, op.vtable) =>
+            {
+                Some(pointer.pointee)
+            }
+            _ => None,
+        }
+    }
+
+    /// An `Option<Box<T>>` that is one pointer: `None` is a null word,
+    /// `Some` the box decoded straight into the option (no scratch, no
+    /// vtable calls). `tag` is the option's byte, read at `start`.
+    #[allow(clippy::too_many_arguments)]
+    fn option_of_box_body(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        box_node: NodeId,
+        pointee: NodeId,
+        tag: Value,
+        start: Value,
+        dst: Value,
+        fail: Block,
+    ) {
+        let n = Self::index(id);
+        let none = e.b.create_block();
+        let not_none = e.b.create_block();
+        let some = e.b.create_block();
+        let bad = e.b.create_block();
+        let done = e.b.create_block();
+        e.b.set_cold_block(bad);
+        e.b.ins().brif(tag, not_none, &[], none, &[]);
+        e.b.switch_to_block(not_none);
+        let is_some = e.b.ins().icmp_imm_u(IntCC::Equal, tag, 1);
+        e.b.ins().brif(is_some, some, &[], bad, &[]);
+
+        e.b.switch_to_block(bad);
+        let zero = e.b.ins().iconst(types::I64, 0);
+        e.fail_invalid(n, kind::BAD_OPTION_TAG, start, tag, zero, fail);
+
+        e.b.switch_to_block(none);
+        let null = e.iconst_ptr(0);
+        e.b.ins().store(flags(), null, dst, 0);
+        e.b.ins().jump(done, &[]);
+
+        e.b.switch_to_block(some);
+        // As the generic path: the room of the `Some` value (a box takes
+        // what its pointee takes, so the box's own check is the same).
+        self.room_for(e, box_node, fail);
+        self.box_in_place(e, pointee, dst, fail);
         e.b.ins().jump(done, &[]);
         e.b.switch_to_block(done);
     }
@@ -640,35 +713,7 @@ impl DecodeEmitter<'_> {
         match how {
             PointerBuild::BoxInPlace => {
                 self.room_for(e, pointee, fail);
-                let layout = self
-                    .plan
-                    .node(pointee)
-                    .shape
-                    .layout
-                    .sized_layout()
-                    .unwrap_or(core::alloc::Layout::new::<()>());
-                let (size, align) = (layout.size() as u64, layout.align() as u64);
-                let storage = if size == 0 {
-                    e.iconst_ptr(align as i64)
-                } else {
-                    self.allocate(e, size, align, fail)
-                };
-                let on_fail = if size == 0 {
-                    fail
-                } else {
-                    self.cleanup_then(e, fail, |e| {
-                        self.free(
-                            e,
-                            &Scratch {
-                                address: storage,
-                                heap: Some((size, align)),
-                            },
-                        );
-                    })
-                };
-                self.node(e, pointee, storage, on_fail);
-                // A `Box` of a sized type is one pointer to its allocation.
-                e.b.ins().store(flags(), storage, dst, 0);
+                self.box_in_place(e, pointee, dst, fail);
             }
             PointerBuild::NewInto(new_into) => {
                 let scratch = self.decode_to_scratch(e, pointee, fail);
@@ -797,6 +842,40 @@ impl DecodeEmitter<'_> {
         if let Some(scratch) = heap_scratch {
             self.free(e, &scratch);
         }
+    }
+
+    /// `Box<T>` of a sized `T` (its room already checked): the pointee
+    /// decoded straight into a fresh allocation, whose address is the box.
+    fn box_in_place(&self, e: &mut FunctionEmitter, pointee: NodeId, dst: Value, fail: Block) {
+        let layout = self
+            .plan
+            .node(pointee)
+            .shape
+            .layout
+            .sized_layout()
+            .unwrap_or(core::alloc::Layout::new::<()>());
+        let (size, align) = (layout.size() as u64, layout.align() as u64);
+        let storage = if size == 0 {
+            e.iconst_ptr(align as i64)
+        } else {
+            self.allocate(e, size, align, fail)
+        };
+        let on_fail = if size == 0 {
+            fail
+        } else {
+            self.cleanup_then(e, fail, |e| {
+                self.free(
+                    e,
+                    &Scratch {
+                        address: storage,
+                        heap: Some((size, align)),
+                    },
+                );
+            })
+        };
+        self.node(e, pointee, storage, on_fail);
+        // A `Box` of a sized type is one pointer to its allocation.
+        e.b.ins().store(flags(), storage, dst, 0);
     }
 
     /// A collection's declared element count, checked as the interpreter's

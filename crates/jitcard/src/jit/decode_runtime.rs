@@ -567,21 +567,19 @@ pub(crate) unsafe extern "C" fn charge_zero_sized(
     }
 }
 
-/// Allocates `size` (nonzero) bytes aligned to `align`: null, with the
-/// error stored, when the allocator fails.
-pub(crate) unsafe extern "C" fn alloc(ctx: *mut DecodeCtx, size: usize, align: usize) -> *mut u8 {
-    let Ok(layout) = Layout::from_size_align(size, align) else {
-        // SAFETY: generated code passes the live context of this run.
-        unsafe { &mut *ctx }.fail(Error::Allocation { additional: size });
-        return ptr::null_mut();
-    };
-    // SAFETY: generated code only asks for nonzero sizes.
-    let allocated = unsafe { std::alloc::alloc(layout) };
-    if allocated.is_null() {
-        // SAFETY: as above.
-        unsafe { &mut *ctx }.fail(Error::Allocation { additional: size });
-    }
-    allocated
+/// Allocates `size` (nonzero) bytes aligned to `align` (the layout of a
+/// real type): null when the allocator fails (generated code then reports
+/// it through [`allocation_failed`]).
+pub(crate) unsafe extern "C" fn alloc(size: usize, align: usize) -> *mut u8 {
+    // SAFETY: generated code passes the size and alignment of a type's
+    // layout (a valid layout) with a nonzero size.
+    unsafe { std::alloc::alloc(Layout::from_size_align_unchecked(size, align)) }
+}
+
+/// Reports that allocating `size` bytes failed.
+pub(crate) unsafe extern "C" fn allocation_failed(ctx: *mut DecodeCtx, size: usize) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    unsafe { &mut *ctx }.fail(Error::Allocation { additional: size })
 }
 
 /// Frees what [`alloc`] returned for the same `size` and `align`.

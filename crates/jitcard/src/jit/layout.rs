@@ -6,11 +6,19 @@
 //! probes real values whose pointer, length and capacity are three distinct
 //! words, finds which word is which, and checks the answer on a second value.
 //! If anything is ambiguous or fails, the type keeps the call path. Only these
-//! two std types are calibrated; no other layout is ever assumed.
+//! two std types are calibrated.
+//!
+//! One more layout is used, a guarantee of the language rather than a
+//! calibration: `Option<Box<T>>` of a sized `T` is one pointer, `Some(b)` is
+//! `b`'s bits and `None` is null (std's `option` docs, "Representation":
+//! `Box<U>` has the same size as `Option<Box<U>>`, `Some::<T>(_)` transmutes
+//! to `T`, and all-zero bytes transmute to `None`). [`option_box_is_pointer`]
+//! still checks it against facet's own `init_none` before a decoder relies
+//! on it, and a shape where the check fails keeps the vtable calls.
 
 use std::sync::OnceLock;
 
-use facet_core::{ListDef, PtrConst, PtrUninit, Shape};
+use facet_core::{ListDef, OptionVTable, PtrConst, PtrUninit, Shape};
 
 /// Where a value's data pointer and length live, as byte offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,4 +131,23 @@ pub(crate) fn vec_layout(shape: &'static Shape, def: &ListDef) -> Option<PtrLenL
     };
     let first = probe(1, 2)?;
     (probe(2, 3)? == first).then_some(first)
+}
+
+/// Whether the option `shape` (of `vtable`), an `Option<Box<T>>` of a
+/// sized `T`, is one pointer word whose `None` is null (see the module
+/// doc): its layout is one word, and facet's `init_none` writes zero over a
+/// word of ones.
+pub(crate) fn option_box_is_pointer(shape: &'static Shape, vtable: &OptionVTable) -> bool {
+    let word = shape
+        .layout
+        .sized_layout()
+        .is_ok_and(|l| l.size() == WORD && l.align() == WORD);
+    if !word {
+        return false;
+    }
+    let mut probe = usize::MAX;
+    // SAFETY: `probe` is a writable, aligned word, the option's layout;
+    // `init_none` writes `None` there (no value is read or dropped).
+    unsafe { (vtable.init_none)(PtrUninit::new(&raw mut probe)) };
+    probe == 0
 }
