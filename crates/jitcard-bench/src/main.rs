@@ -30,8 +30,9 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
   --no-threads don't measure one-shot encodes across threads (by default
                each API × thread count gets the --budget-ms)
   --out        report directory (default: target/jitcard-report)
-  --icount     instead of timing, count instructions per encode under
-               valgrind --tool=callgrind (deterministic); writes icount.md
+  --icount     instead of timing, count instructions per encode and per
+               decode (not with --no-decode) under valgrind --tool=callgrind
+               (deterministic); writes icount.md
   --icount-iterations N  encodes per callgrind run (default: 100)
   --list       print the workload and engine names and exit";
 
@@ -130,14 +131,18 @@ fn parse_options() -> Result<Option<Options>, String> {
                 options.icount = Some(n.max(1));
             }
             icount::RUN_FLAG => {
-                let (Ok(workload), Ok(engine), Ok(iterations)) = (value(), value(), value()) else {
+                let (Ok(workload), Ok(engine), Ok(operation), Ok(iterations)) =
+                    (value(), value(), value(), value())
+                else {
                     return Err(format!(
-                        "{} needs a workload, an engine and a count",
+                        "{} needs a workload, an engine, encode or decode, and a count",
                         icount::RUN_FLAG
                     ));
                 };
+                let operation = icount::Operation::parse(&operation)
+                    .ok_or_else(|| format!("unknown operation `{operation}`"))?;
                 let iterations = iterations.parse::<u64>().map_err(|e| e.to_string())?;
-                icount::encode_loop(&workload, &engine, iterations)?;
+                icount::run_loop(&workload, &engine, operation, iterations)?;
                 return Ok(None);
             }
             "--list" => {
@@ -335,49 +340,63 @@ fn main() -> ExitCode {
 /// and each engine's ratio to the first JIT engine selected (the trampoline
 /// baseline by default).
 fn run_icount(options: &Options, iterations: u64) -> ExitCode {
-    let mut table = String::from(
-        "| workload | engine | instructions / encode | vs jit-trampoline |\n|---|---|---:|---:|\n",
-    );
-    println!(
-        "{:<15} {:<16} {:>22} {:>18}",
-        "workload", "engine", "instructions/encode", "vs jit-trampoline"
+    let mut text = format!(
+        "# Instructions per operation (valgrind --tool=callgrind)\n\n\
+         (I(2n) - I(n)) / n with n = {iterations} operations per run; deterministic.\n"
     );
     let baseline = Competitor::Jitcard(jitcard::Engine::Jit {
         vtable_calls: jitcard::VtableCalls::Trampoline,
     });
-    for workload in &options.workloads {
-        eprintln!("counting {workload} ...");
-        let mut counts = Vec::new();
-        for &competitor in &options.competitors {
-            match icount::per_encode(workload, competitor, iterations) {
-                Ok(count) => counts.push((competitor, count)),
-                Err(error) => {
-                    eprintln!("{workload} / {}: {error}", competitor.name());
-                    return ExitCode::FAILURE;
+    let mut operations = vec![icount::Operation::Encode];
+    if options.decode {
+        operations.push(icount::Operation::Decode);
+    }
+    for operation in operations {
+        let op = operation.name();
+        let mut table = format!(
+            "\n## {op}\n\n| workload | engine | instructions / {op} | vs jit-trampoline |\n|---|---|---:|---:|\n"
+        );
+        println!(
+            "{:<15} {:<16} {:>22} {:>18}",
+            "workload",
+            "engine",
+            format!("instructions/{op}"),
+            "vs jit-trampoline"
+        );
+        for workload in &options.workloads {
+            eprintln!("counting {workload} ({op}) ...");
+            let mut counts = Vec::new();
+            for &competitor in &options.competitors {
+                if operation == icount::Operation::Decode && !cases::decodes(competitor) {
+                    continue;
+                }
+                match icount::per_operation(workload, competitor, operation, iterations) {
+                    Ok(count) => counts.push((competitor, count)),
+                    Err(error) => {
+                        eprintln!("{workload} / {} ({op}): {error}", competitor.name());
+                        return ExitCode::FAILURE;
+                    }
                 }
             }
+            let base = counts.iter().find(|(c, _)| *c == baseline).map(|(_, n)| *n);
+            for (competitor, count) in counts {
+                let ratio = base.map_or("-".to_string(), |b| format!("{:.3}", count / b));
+                println!(
+                    "{:<15} {:<16} {:>22.0} {:>18}",
+                    workload,
+                    competitor.name(),
+                    count,
+                    ratio
+                );
+                table.push_str(&format!(
+                    "| {workload} | {} | {count:.0} | {ratio} |\n",
+                    competitor.name()
+                ));
+            }
         }
-        let base = counts.iter().find(|(c, _)| *c == baseline).map(|(_, n)| *n);
-        for (competitor, count) in counts {
-            let ratio = base.map_or("-".to_string(), |b| format!("{:.3}", count / b));
-            println!(
-                "{:<15} {:<16} {:>22.0} {:>18}",
-                workload,
-                competitor.name(),
-                count,
-                ratio
-            );
-            table.push_str(&format!(
-                "| {workload} | {} | {count:.0} | {ratio} |\n",
-                competitor.name()
-            ));
-        }
+        text.push_str(&table);
     }
     let path = options.out_dir.join("icount.md");
-    let text = format!(
-        "# Instructions per encode (valgrind --tool=callgrind)\n\n\
-         (I(2n) - I(n)) / n with n = {iterations} encodes per run; deterministic.\n\n{table}"
-    );
     match std::fs::create_dir_all(&options.out_dir).and_then(|()| std::fs::write(&path, text)) {
         Ok(()) => {
             println!("report: {}", path.display());

@@ -122,6 +122,9 @@ pub(crate) struct DecodeEmitter<'p> {
     pub functions: Vec<Option<FuncRef>>,
     /// Stack scratch taken so far by this function.
     pub stack_scratch: Cell<u32>,
+    /// Calibrated `Vec` layout of each list node (see [`layout`]), whose
+    /// storage and length generated code then reaches without calls.
+    pub vec_layouts: &'p [Option<layout::PtrLenLayout>],
 }
 
 impl DecodeEmitter<'_> {
@@ -489,11 +492,50 @@ impl DecodeEmitter<'_> {
         }
     }
 
+    /// The calibrated words of the `Box<[T]>` node `id` when its elements
+    /// are a run whose memory is its wire form (see
+    /// [`layout::boxed_slice_layout`]).
+    fn boxed_run_layout(
+        &self,
+        id: NodeId,
+        run: &Elements,
+        builder: &'static facet_core::SliceBuilderVTable,
+    ) -> Option<layout::PtrLenLayout> {
+        let node = self.plan.node(id);
+        let boxed = matches!(&node.op, Op::Pointer(p) if p.known == Some(KnownPointer::Box));
+        if !boxed || !run.memory_is_wire || run.stride == 0 {
+            return None;
+        }
+        layout::boxed_slice_layout(node.shape, builder, run.stride, self.align_of(run.node))
+    }
+
+    /// The alignment of node `id`'s type.
+    fn align_of(&self, id: NodeId) -> usize {
+        self.plan
+            .node(id)
+            .shape
+            .layout
+            .sized_layout()
+            .map_or(1, |l| l.align())
+    }
+
     /// Allocates `size` (nonzero) bytes; a failure jumps to `fail`.
     fn allocate(&self, e: &mut FunctionEmitter, size: u64, align: u64, fail: Block) -> Value {
+        let size = e.iconst_ptr(size as i64);
+        self.allocate_dynamic(e, size, align as usize, fail)
+    }
+
+    /// Allocates `size` (a nonzero value) bytes aligned to `align`; a
+    /// failure jumps to `fail`.
+    fn allocate_dynamic(
+        &self,
+        e: &mut FunctionEmitter,
+        size: Value,
+        align: usize,
+        fail: Block,
+    ) -> Value {
         let ptr = e.ptr;
         let ctx = e.ctx;
-        let size = e.iconst_ptr(size as i64);
         let align = e.iconst_ptr(align as i64);
         let address = e.call_native(
             decode_runtime::alloc as *const u8,
@@ -756,6 +798,35 @@ impl DecodeEmitter<'_> {
     ) {
         let n = Self::index(id);
         let count = self.count(e, id, self.plan.min_wire_size(run.node), run.stride, fail);
+        if let Some(words) = self.boxed_run_layout(id, run, builder) {
+            // `Box<[T]>` of a run whose memory is its wire form: one
+            // allocation of exactly the elements, one copy, the two words.
+            let element = Self::index(run.node);
+            let bytes = e.b.ins().imul_imm_u(count, run.stride as i64);
+            e.need(bytes, element, fail);
+            if matches!(self.plan.node(run.node).op, Op::Bool) {
+                self.check_bools(e, element, bytes, fail);
+            }
+            let align = self.align_of(run.node);
+            let empty = e.b.create_block();
+            let filled = e.b.create_block();
+            let done = e.b.create_block();
+            let data = e.b.append_block_param(done, e.ptr);
+            e.b.ins().brif(count, filled, &[], empty, &[]);
+            e.b.switch_to_block(empty);
+            let dangling = e.iconst_ptr(align as i64);
+            e.b.ins().jump(done, &[dangling.into()]);
+            e.b.switch_to_block(filled);
+            let allocated = self.allocate_dynamic(e, bytes, align, fail);
+            let cur = e.cur();
+            e.b.call_memcpy(e.frontend, allocated, cur, bytes);
+            e.b.ins().jump(done, &[allocated.into()]);
+            e.b.switch_to_block(done);
+            e.advance(bytes);
+            e.b.ins().store(flags(), data, dst, words.ptr_offset);
+            e.b.ins().store(flags(), count, dst, words.len_offset);
+            return;
+        }
         let ptr = e.ptr;
         let ctx = e.ctx;
         let node = e.b.ins().iconst(types::I32, i64::from(n));
@@ -1047,12 +1118,12 @@ impl DecodeEmitter<'_> {
             );
             e.b.ins().jump(ready, &[]);
             e.b.switch_to_block(ready);
-            let base = self.as_mut_ptr(e, how, list);
+            let base = self.as_mut_ptr(e, id, how, list);
             self.run(e, run, base, count, drop_list);
-            self.set_len(e, how, list, count);
+            self.set_len(e, id, how, list, count);
             return;
         }
-        let base = self.as_mut_ptr(e, how, list);
+        let base = self.as_mut_ptr(e, id, how, list);
         let ptr = e.ptr;
         let head = e.b.create_block();
         let body = e.b.create_block();
@@ -1090,7 +1161,7 @@ impl DecodeEmitter<'_> {
         let four = e.iconst_ptr(4);
         let at_least = e.b.ins().umax(len, four);
         let additional = e.b.ins().umin(left, at_least);
-        self.set_len(e, how, list, len);
+        self.set_len(e, id, how, list, len);
         self.calls.on_value(
             e,
             VtableOp::ListReserve,
@@ -1098,7 +1169,7 @@ impl DecodeEmitter<'_> {
             list,
             &[additional],
         );
-        let grown_base = self.as_mut_ptr(e, how, list);
+        let grown_base = self.as_mut_ptr(e, id, how, list);
         let grown_room = e.b.ins().iadd(len, additional);
         e.b.ins()
             .jump(element, &[grown_room.into(), grown_base.into()]);
@@ -1106,14 +1177,14 @@ impl DecodeEmitter<'_> {
         e.b.switch_to_block(element);
         let offset = e.b.ins().imul_imm_u(len, stride as i64);
         let slot = e.b.ins().iadd(slot_base, offset);
-        let on_fail = self.cleanup_then(e, drop_list, |e| self.set_len(e, how, list, len));
+        let on_fail = self.cleanup_then(e, drop_list, |e| self.set_len(e, id, how, list, len));
         self.node(e, run.node, slot, on_fail);
         let next = e.b.ins().iadd_imm_u(len, 1);
         e.b.ins()
             .jump(head, &[next.into(), slot_room.into(), slot_base.into()]);
 
         e.b.switch_to_block(done);
-        self.set_len(e, how, list, count);
+        self.set_len(e, id, how, list, count);
     }
 
     /// A set (`parts` = the element) or a map (`parts` = key, value) built
@@ -1207,7 +1278,19 @@ impl DecodeEmitter<'_> {
         e.b.switch_to_block(exit);
     }
 
-    fn as_mut_ptr(&self, e: &mut FunctionEmitter, how: &ListBuild, list: Value) -> Value {
+    /// The list's element storage: its calibrated pointer word, else
+    /// facet's `as_mut_ptr_typed`.
+    fn as_mut_ptr(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        how: &ListBuild,
+        list: Value,
+    ) -> Value {
+        if let Some(layout) = self.vec_layouts[id.index()] {
+            let ptr = e.ptr;
+            return e.load(ptr, list, layout.ptr_offset);
+        }
         self.calls.on_value(
             e,
             VtableOp::ListAsMutPtr,
@@ -1217,7 +1300,20 @@ impl DecodeEmitter<'_> {
         )[0]
     }
 
-    fn set_len(&self, e: &mut FunctionEmitter, how: &ListBuild, list: Value, len: Value) {
+    /// Sets the list's length: its calibrated length word (what `set_len`
+    /// writes), else facet's `set_len`.
+    fn set_len(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        how: &ListBuild,
+        list: Value,
+        len: Value,
+    ) {
+        if let Some(layout) = self.vec_layouts[id.index()] {
+            e.b.ins().store(flags(), len, list, layout.len_offset);
+            return;
+        }
         self.calls
             .on_value(e, VtableOp::ListSetLen, how.set_len as usize, list, &[len]);
     }

@@ -57,16 +57,7 @@ impl PlanFacts {
         let max_size = (0..n)
             .map(|index| bounded_size(plan, &own_function, NodeId::from_index(index), &mut sizes))
             .collect();
-        let vec_layout = plan
-            .nodes()
-            .iter()
-            .map(|node| match (&node.op, node.shape.def) {
-                (Op::List(op), facet_core::Def::List(def)) if op.vtable.as_ptr.is_some() => {
-                    layout::vec_layout(node.shape, &def)
-                }
-                _ => None,
-            })
-            .collect();
+        let vec_layout = vec_layouts(plan);
         PlanFacts {
             own_function,
             max_size,
@@ -87,6 +78,19 @@ pub(crate) fn decode_functions(plan: &Plan) -> Vec<bool> {
     own_function[plan.root().index()] = true;
     outline_large_shared_nodes(plan, &mut own_function);
     own_function
+}
+
+/// The calibrated `Vec` layout of each contiguous list node.
+pub(crate) fn vec_layouts(plan: &Plan) -> Vec<Option<PtrLenLayout>> {
+    plan.nodes()
+        .iter()
+        .map(|node| match (&node.op, node.shape.def) {
+            (Op::List(op), facet_core::Def::List(def)) if op.vtable.as_ptr.is_some() => {
+                layout::vec_layout(node.shape, &def)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Estimated IR size of a node that is used more than once, above which it

@@ -15,7 +15,17 @@
 //! to `T`, and all-zero bytes transmute to `None`). [`option_box_is_pointer`]
 //! still checks it against facet's own `init_none` before a decoder relies
 //! on it, and a shape where the check fails keeps the vtable calls.
+//!
+//! `Box<[T]>` (for `T` whose every byte pattern is a value, the elements of
+//! runs whose memory is their wire form) is calibrated like `String`: facet's
+//! own slice builder makes boxes of 2 and then 3 zeroed elements, and the
+//! word equal to the length and the other (the data pointer) are found and
+//! checked on both ([`boxed_slice_layout`]). A decoder then allocates the
+//! elements itself (`Box<[T]>` owns an allocation of exactly
+//! `Layout::array::<T>(len)` from the global allocator) and writes the two
+//! words; where calibration fails it keeps the slice builder.
 
+use std::ptr;
 use std::sync::OnceLock;
 
 use facet_core::{ListDef, OptionVTable, PtrConst, PtrUninit, Shape};
@@ -150,4 +160,69 @@ pub(crate) fn option_box_is_pointer(shape: &'static Shape, vtable: &OptionVTable
     // `init_none` writes `None` there (no value is read or dropped).
     unsafe { (vtable.init_none)(PtrUninit::new(&raw mut probe)) };
     probe == 0
+}
+
+/// The calibrated words of the `Box<[T]>` `shape`, built by `builder`,
+/// whose elements are `stride` bytes aligned to `align` and valid whatever
+/// their bytes (see the module doc).
+pub(crate) fn boxed_slice_layout(
+    shape: &'static Shape,
+    builder: &'static facet_core::SliceBuilderVTable,
+    stride: usize,
+    align: usize,
+) -> Option<PtrLenLayout> {
+    let layout = shape.layout.sized_layout().ok()?;
+    if layout.size() != 2 * WORD
+        || layout.align() != WORD
+        || stride == 0
+        || stride > MAX_PROBE_BYTES / 3
+    {
+        return None;
+    }
+    let probe = |len: usize| -> Option<PtrLenLayout> {
+        let zeroed = vec![0u8; stride * len + align];
+        let offset = zeroed.as_ptr().align_offset(align);
+        let elements = zeroed.get(offset..)?.as_ptr();
+        let words = std::panic::catch_unwind(|| {
+            let handle = (builder.new_fn)();
+            for index in 0..len {
+                // SAFETY: the handle came from `new_fn`; each item is
+                // `stride` zeroed bytes, aligned, a valid element (callers
+                // only calibrate element types whose every byte pattern is
+                // a value), copied out by `push`.
+                unsafe {
+                    (builder.push_fn)(
+                        handle,
+                        facet_core::PtrMut::new(elements.add(index * stride).cast_mut()),
+                    )
+                };
+            }
+            // SAFETY: the handle came from `new_fn`; `convert_fn` consumes it
+            // and returns a heap cell of the pointer's layout holding it.
+            let cell = unsafe { (builder.convert_fn)(handle) };
+            let mut words = [0usize; 2];
+            // SAFETY: the cell holds the finished box (two words); its bytes
+            // are copied out, then the box is dropped once through its shape
+            // and the cell freed without a second drop.
+            unsafe {
+                ptr::copy_nonoverlapping(cell.raw_ptr(), words.as_mut_ptr().cast::<u8>(), 2 * WORD);
+                shape.call_drop_in_place(facet_core::PtrMut::new(cell.raw_ptr().cast_mut()));
+                std::alloc::dealloc(cell.raw_ptr().cast_mut(), layout);
+            }
+            words
+        })
+        .ok()?;
+        let (len_word, ptr_word) = match words {
+            [a, b] if a == len && b != len => (0, 1),
+            [a, b] if b == len && a != len => (1, 0),
+            _ => return None,
+        };
+        let data = words[ptr_word];
+        (data != 0 && data % align == 0).then_some(PtrLenLayout {
+            ptr_offset: (ptr_word * WORD) as i32,
+            len_offset: (len_word * WORD) as i32,
+        })
+    };
+    let first = probe(2)?;
+    (probe(3)? == first).then_some(first)
 }

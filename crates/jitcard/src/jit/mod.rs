@@ -349,6 +349,7 @@ pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder,
 pub(crate) fn compile_decoder(plan: &Plan, mode: VtableCalls) -> Result<CompiledDecoder, Error> {
     let started = Instant::now();
     let own_function = facts::decode_functions(plan);
+    let vec_layouts = facts::vec_layouts(plan);
     let entry = EntryHelpers {
         grow_stack: decode_runtime::grow_stack as *const u8,
         too_deep: decode_runtime::too_deep as *const u8,
@@ -369,6 +370,7 @@ pub(crate) fn compile_decoder(plan: &Plan, mode: VtableCalls) -> Result<Compiled
                     function_node: node,
                     functions,
                     stack_scratch: std::cell::Cell::new(0),
+                    vec_layouts: &vec_layouts,
                 };
                 nodes.function_body(e, data, meta);
             },
