@@ -185,6 +185,10 @@ pub struct Sequences {
     quads: Vec<[[f32; 2]; 2]>,
     /// Not plain: padding, a `bool`.
     padded: Vec<Padded>,
+    /// Boxed runs copied whole (bools checked).
+    boxed_flags: Box<[bool]>,
+    boxed_points: Box<[Point3]>,
+    boxed_singles: Box<[f32]>,
 }
 
 /// A padding-free record of floats.
