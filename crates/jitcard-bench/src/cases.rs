@@ -76,10 +76,12 @@ pub trait Case {
     /// The value, for mismatch reports.
     fn describe(&self) -> String;
     /// Lowers and compiles the value's type afresh for the JIT (bypassing
-    /// caches), reporting machine-code size and cold compile time.
+    /// caches), its encoder or (`decoder`) its decoder, reporting
+    /// machine-code size and cold compile time.
     fn measure_jit_compile(
         &self,
         vtable_calls: jitcard::VtableCalls,
+        decoder: bool,
     ) -> Result<jitcard::CompileReport, String>;
     /// serde+postcard's encoding of the value: the input of every decoder.
     fn reference(&self) -> &[u8];
@@ -238,8 +240,14 @@ where
     fn measure_jit_compile(
         &self,
         vtable_calls: jitcard::VtableCalls,
+        decoder: bool,
     ) -> Result<jitcard::CompileReport, String> {
-        jitcard::diagnostics::measure_jit_compile::<T>(vtable_calls).map_err(|e| e.to_string())
+        if decoder {
+            jitcard::diagnostics::measure_jit_decoder_compile::<T>(vtable_calls)
+        } else {
+            jitcard::diagnostics::measure_jit_compile::<T>(vtable_calls)
+        }
+        .map_err(|e| e.to_string())
     }
 
     fn reference(&self) -> &[u8] {

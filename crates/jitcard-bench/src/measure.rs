@@ -170,6 +170,8 @@ pub fn measure_case(
 pub struct CompileRow {
     pub workload: String,
     pub engine: jitcard::Engine,
+    /// `encode` or `decode`.
+    pub operation: &'static str,
     /// Machine-code bytes.
     pub code_size: usize,
     /// Median, min and max of lowering + compiling, in microseconds.
@@ -178,7 +180,8 @@ pub struct CompileRow {
     pub max_us: f64,
 }
 
-/// Compiles the case's type `samples` times afresh for every JIT engine.
+/// Compiles the case's type `samples` times afresh for every JIT engine,
+/// its encoder and its decoder.
 pub fn measure_compiles(case: &dyn Case, samples: usize) -> Vec<Result<CompileRow, String>> {
     jitcard::Engine::available()
         .into_iter()
@@ -186,11 +189,12 @@ pub fn measure_compiles(case: &dyn Case, samples: usize) -> Vec<Result<CompileRo
             jitcard::Engine::Jit { vtable_calls } => Some((engine, vtable_calls)),
             _ => None,
         })
-        .map(|(engine, vtable_calls)| {
+        .flat_map(|jit| [(jit, false), (jit, true)])
+        .map(|((engine, vtable_calls), decoder)| {
             let mut times = Vec::with_capacity(samples);
             let mut code_size = 0;
             for _ in 0..samples.max(1) {
-                let report = case.measure_jit_compile(vtable_calls)?;
+                let report = case.measure_jit_compile(vtable_calls, decoder)?;
                 code_size = report.code_size;
                 times.push(report.compile_time.as_secs_f64() * 1e6);
             }
@@ -198,6 +202,7 @@ pub fn measure_compiles(case: &dyn Case, samples: usize) -> Vec<Result<CompileRo
             Ok(CompileRow {
                 workload: case.name().to_string(),
                 engine,
+                operation: if decoder { "decode" } else { "encode" },
                 code_size,
                 median_us: times[times.len() / 2],
                 min_us: times[0],

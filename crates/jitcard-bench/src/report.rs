@@ -69,15 +69,16 @@ pub fn console_compile_table(rows: &[CompileRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<15} {:<16} {:>11} {:>14} {:>22}",
-        "workload", "engine", "code bytes", "compile µs", "(min – max)"
+        "{:<15} {:<16} {:<7} {:>11} {:>14} {:>22}",
+        "workload", "engine", "of", "code bytes", "compile µs", "(min – max)"
     );
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<15} {:<16} {:>11} {:>14.1} {:>22}",
+            "{:<15} {:<16} {:<7} {:>11} {:>14.1} {:>22}",
             row.workload,
             row.engine.name(),
+            row.operation,
             row.code_size,
             row.median_us,
             format!("({:.1} – {:.1})", row.min_us, row.max_us)
@@ -161,15 +162,16 @@ pub fn markdown(
         );
         let _ = writeln!(
             out,
-            "| workload | engine | code bytes | median µs | min – max µs |"
+            "| workload | engine | of | code bytes | median µs | min – max µs |"
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---|---|---:|---:|---:|");
         for row in compiles {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.1} | {:.1} – {:.1} |",
+                "| {} | {} | {} | {} | {:.1} | {:.1} – {:.1} |",
                 row.workload,
                 row.engine.name(),
+                row.operation,
                 row.code_size,
                 row.median_us,
                 row.min_us,

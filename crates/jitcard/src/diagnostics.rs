@@ -26,6 +26,12 @@ mod backend {
             .check_available()
             .expect_err("the JIT is never available without `jit`"))
     }
+    pub(crate) fn measure_decoder_compile(
+        shape: &'static facet_core::Shape,
+        vtable_calls: VtableCalls,
+    ) -> Result<CompileReport, Error> {
+        measure_compile(shape, vtable_calls)
+    }
     pub(crate) fn set_trampoline_counting(_: bool) {}
     pub(crate) fn trampoline_calls() -> usize {
         0
@@ -49,6 +55,13 @@ pub fn measure_jit_compile<'a, T: Facet<'a> + ?Sized>(
     vtable_calls: VtableCalls,
 ) -> Result<CompileReport, Error> {
     backend::measure_compile(T::SHAPE, vtable_calls)
+}
+
+/// As [`measure_jit_compile`], for the decoder of `T`.
+pub fn measure_jit_decoder_compile<'a, T: Facet<'a>>(
+    vtable_calls: VtableCalls,
+) -> Result<CompileReport, Error> {
+    backend::measure_decoder_compile(T::SHAPE, vtable_calls)
 }
 
 /// Starts (`true`, resetting the count) or stops counting how often

@@ -25,3 +25,20 @@ pub(crate) fn measure_compile(
         compile_time: started.elapsed(),
     })
 }
+
+/// Lowers `shape` for decoding and compiles its decoder without looking at
+/// or filling any cache.
+pub(crate) fn measure_decoder_compile(
+    shape: &'static Shape,
+    vtable_calls: VtableCalls,
+) -> Result<CompileReport, Error> {
+    Engine::Jit { vtable_calls }.check_available()?;
+    let started = Instant::now();
+    let plan =
+        crate::stack::with_room(crate::stack::BUILD_ROOM, || plan::lower_for_decode(shape))?;
+    let compiled = super::compile_decoder(&plan, vtable_calls)?;
+    Ok(CompileReport {
+        code_size: compiled.code_size,
+        compile_time: started.elapsed(),
+    })
+}
