@@ -35,6 +35,9 @@
 //! path. [`plan::lower_for_decode`] lowers the same wire rules plus how each
 //! value is constructed ([`plan::Build`]); proxies decode natively, and what
 //! cannot be built from bytes makes [`Decoder::new`] fail with the path.
+//! Both directions run on the interpreter (the reference) or compiled to
+//! machine code by the Cranelift JIT (`Engine::Jit`, the default where it
+//! runs), which calls facet's `extern "C"` vtable functions directly.
 
 mod cache;
 mod collections;

@@ -34,8 +34,7 @@ pub(crate) fn measure_decoder_compile(
 ) -> Result<CompileReport, Error> {
     Engine::Jit { vtable_calls }.check_available()?;
     let started = Instant::now();
-    let plan =
-        crate::stack::with_room(crate::stack::BUILD_ROOM, || plan::lower_for_decode(shape))?;
+    let plan = crate::stack::with_room(crate::stack::BUILD_ROOM, || plan::lower_for_decode(shape))?;
     let compiled = super::compile_decoder(&plan, vtable_calls)?;
     Ok(CompileReport {
         code_size: compiled.code_size,

@@ -1,13 +1,21 @@
-//! The Cranelift JIT engine: compiles a [`Plan`] to machine code.
+//! The Cranelift JIT engine: compiles a [`Plan`] to machine code, an
+//! encoder ([`compile`], emitted by [`codegen`]) or a decoder
+//! ([`compile_decoder`], emitted by [`decode_codegen`]).
 //!
-//! One `JITModule` per compiled root type, kept for the life of the process
-//! (compiled encoders are cached, see [`crate::cache`]). Every function node
-//! of the plan (see [`codegen::PlanFacts`]) becomes one Cranelift function of
-//! the signature [`runtime::CompiledFn`]; the root's is the entry point.
+//! One `JITModule` per compiled root type and direction, kept for the life
+//! of the process (compiled encoders and decoders are cached, see
+//! [`crate::cache`]). Every function node of the plan (see [`facts`])
+//! becomes one Cranelift function of the signature [`runtime::CompiledFn`]
+//! (for decoders [`decode_runtime::DecodeFn`], the same words); the root's
+//! is the entry point. Both directions share the module setup ([`build`]),
+//! the entry protocol and vocabulary ([`emit`]) and the vtable-call seam
+//! ([`vtable_calls`]).
 //!
 //! Debugging aids: `JITCARD_DUMP_CLIF=<dir>` writes the CLIF (`.clif`) and
-//! the machine code (`.s`) of every compiled function to `<dir>`; `JITCARD_PERF_MAP=1` appends each function's
-//! address range to `/tmp/perf-<pid>.map` so `perf report` names JIT frames.
+//! the machine code (`.s`) of every compiled function to `<dir>`;
+//! `JITCARD_PERF_MAP=1` appends each function's address range to
+//! `/tmp/perf-<pid>.map` so `perf report` names JIT frames
+//! (`jitcard::encode::<Type>#<node>`, `jitcard::decode::...`).
 
 mod codegen;
 mod decode_codegen;
