@@ -1386,20 +1386,20 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
         let elements = &op.elements;
         let count = self.count(id, self.plan.min_wire_size(elements.node), elements.stride)?;
         let stride = elements.stride;
-        let mut room = cautious(count, stride);
+        // Elements whose memory is their wire form take exactly as many
+        // bytes of memory as of the input left: their capacity is the count.
+        let mut room = if elements.memory_is_wire {
+            count
+        } else {
+            cautious(count, stride)
+        };
         // SAFETY: `dst` is valid for the list; the capacity is bounded by the
         // input left (or the zero-size budget), so it cannot overflow.
         let list = unsafe { (how.init)(dst, room) };
         if elements.memory_is_wire {
             // The wire bytes are the elements' memory: one copy.
-            // SAFETY: the list has room for `room` elements; more is reserved
-            // first (the length is still 0).
-            let copied = unsafe {
-                if count > room {
-                    (how.reserve)(list, count);
-                }
-                self.run(elements, (how.as_mut_ptr)(list), count)
-            };
+            // SAFETY: the list has room for all `count` elements.
+            let copied = unsafe { self.run(elements, (how.as_mut_ptr)(list), count) };
             return match copied {
                 Ok(()) => {
                     // SAFETY: all `count` elements are initialized.

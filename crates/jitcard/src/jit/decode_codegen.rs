@@ -1086,8 +1086,11 @@ impl DecodeEmitter<'_> {
     ) {
         let stride = run.stride;
         let count = self.count(e, id, self.plan.min_wire_size(run.node), stride, fail);
+        // As the interpreter: runs whose memory is their wire form take
+        // their whole count at once (no more memory than input), others a
+        // cautious capacity.
         let fit = cautious(usize::MAX, stride);
-        let room = if fit == usize::MAX {
+        let room = if fit == usize::MAX || run.memory_is_wire {
             count
         } else {
             let fit = e.iconst_ptr(fit as i64);
@@ -1104,20 +1107,6 @@ impl DecodeEmitter<'_> {
         // On failure: the list (with the elements it was told of) is dropped.
         let drop_list = self.drop_then(e, id, list, fail);
         if run.memory_is_wire {
-            let short = e.b.ins().icmp(IntCC::UnsignedGreaterThan, count, room);
-            let grow = e.b.create_block();
-            let ready = e.b.create_block();
-            e.b.ins().brif(short, grow, &[], ready, &[]);
-            e.b.switch_to_block(grow);
-            self.calls.on_value(
-                e,
-                VtableOp::ListReserve,
-                how.reserve as usize,
-                list,
-                &[count],
-            );
-            e.b.ins().jump(ready, &[]);
-            e.b.switch_to_block(ready);
             let base = self.as_mut_ptr(e, id, how, list);
             self.run(e, run, base, count, drop_list);
             self.set_len(e, id, how, list, count);
