@@ -260,7 +260,13 @@ unsafe fn take_with<'de, T: Facet<'de>>(
             }
             #[cfg(feature = "jit")]
             DecodeRunner::Jit(compiled) => {
-                compiled.decode(plan, bytes, slot.as_mut_ptr().cast(), limits)
+                match compiled.decode(plan, bytes, slot.as_mut_ptr().cast(), limits) {
+                    Ok(used) => Ok(used),
+                    Err(Some(error)) => Err(error),
+                    // Invalid input: the interpreter fails on the same byte
+                    // and says what and where.
+                    Err(None) => return Err(invalid_input(plan, bytes, limits)),
+                }
             }
         }
     };
@@ -269,6 +275,17 @@ unsafe fn take_with<'de, T: Facet<'de>>(
         Ok(used) => Ok((unsafe { slot.assume_init() }, &bytes[used..])),
         Err(error) => Err(locate(plan, bytes, limits, error)),
     }
+}
+
+/// The error of input a compiled decoder refused: the interpreter's,
+/// located (it fails on the same byte, by the same rules).
+#[cfg(feature = "jit")]
+#[cold]
+#[inline(never)]
+fn invalid_input(plan: &Plan, bytes: &[u8], limits: DecodeLimits) -> Error {
+    interp::decode::locate(plan, bytes, limits).unwrap_or_else(|| Error::Internal {
+        message: "the compiled decoder refused input the interpreter accepts".to_string(),
+    })
 }
 
 /// A decode error reported at the failing part's own path, found by

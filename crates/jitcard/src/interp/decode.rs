@@ -347,6 +347,7 @@ impl SliceBuild {
 
 /// Where a decode run by another engine stands when it hands one part to
 /// the interpreter ([`decode_part`]), and after.
+#[cfg_attr(not(feature = "jit"), allow(dead_code))]
 pub(crate) struct Progress {
     /// Input position.
     pub pos: usize,
@@ -360,6 +361,7 @@ pub(crate) struct Progress {
     pub stack_limit: usize,
 }
 
+#[cfg_attr(not(feature = "jit"), allow(dead_code))]
 /// Decodes one part (node `id`) of a decode another engine runs, from
 /// `progress.pos` into `dst`, and updates `progress`.
 ///

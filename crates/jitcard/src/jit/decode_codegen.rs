@@ -34,7 +34,7 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::Switch;
 use facet_core::KnownPointer;
 
-use super::decode_runtime::{self, kind, text_kind};
+use super::decode_runtime::{self, text_kind};
 use super::emit::{FunctionEmitter, flags};
 use super::facet_ptr::THIN_META;
 use super::layout;
@@ -168,12 +168,11 @@ impl DecodeEmitter<'_> {
             return;
         }
         let node = self.plan.node(id);
-        let n = Self::index(id);
         match (&node.build, &node.op) {
-            (Some(Build::String), _) => self.text(e, id, dst, text_kind::STRING, fail),
-            (Some(Build::BorrowedStr), _) => self.text(e, id, dst, text_kind::STR_REF, fail),
+            (Some(Build::String), _) => self.text(e, dst, text_kind::STRING, fail),
+            (Some(Build::BorrowedStr), _) => self.text(e, dst, text_kind::STR_REF, fail),
             (Some(Build::Fields(_)), Op::Fields(fields)) => self.fields(e, fields, dst, fail),
-            (Some(Build::Enum(_)), Op::Enum(op)) => self.enum_(e, id, op, dst, fail),
+            (Some(Build::Enum(_)), Op::Enum(op)) => self.enum_(e, op, dst, fail),
             (Some(Build::Pointer(how)), Op::Pointer(op)) => {
                 self.pointer(e, id, op.pointee, *how, dst, fail)
             }
@@ -200,19 +199,17 @@ impl DecodeEmitter<'_> {
             }
             (_, Op::Nothing) => {}
             (_, Op::Bool) => {
-                e.need_const(1, n, fail);
+                e.need_const(1, fail);
                 let byte = e.peek_byte();
                 let bad = e.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, byte, 1);
                 let fine = e.cold_if(bad);
-                let at = e.cur();
-                let zero = e.b.ins().iconst(types::I64, 0);
-                e.fail_invalid(n, kind::BAD_BOOL, at, byte, zero, fail);
+                e.fail_input(fail);
                 e.b.switch_to_block(fine);
                 e.b.ins().istore8(flags(), byte, dst, 0);
                 e.skip(1);
             }
             (_, Op::Byte) => {
-                e.need_const(1, n, fail);
+                e.need_const(1, fail);
                 let byte = e.peek_byte();
                 e.b.ins().istore8(flags(), byte, dst, 0);
                 e.skip(1);
@@ -223,7 +220,7 @@ impl DecodeEmitter<'_> {
                 } else {
                     types::I64
                 };
-                e.need_const(u64::from(ty.bytes()), n, fail);
+                e.need_const(u64::from(ty.bytes()), fail);
                 let cur = e.cur();
                 let bits = e.load(ty, cur, 0);
                 e.b.ins().store(flags(), bits, dst, 0);
@@ -232,28 +229,25 @@ impl DecodeEmitter<'_> {
             (_, Op::Int(kind @ (IntKind::U128 | IntKind::I128))) => {
                 let ptr = e.ptr;
                 let ctx = e.ctx;
-                let node = e.b.ins().iconst(types::I32, i64::from(n));
                 let signed = e.b.ins().iconst(types::I32, i64::from(kind.is_signed()));
                 let status = e.call_helper_writing(
                     decode_runtime::int128 as *const u8,
-                    &[ptr, types::I32, ptr, types::I32],
-                    &[ctx, node, dst, signed],
+                    &[ptr, ptr, types::I32],
+                    &[ctx, dst, signed],
                 );
                 e.check_to(status, fail);
             }
-            (_, Op::Int(kind)) => self.int(e, n, *kind, dst, fail),
+            (_, Op::Int(kind)) => self.int(e, *kind, dst, fail),
             (_, Op::Char) => {
-                let start = e.cur();
-                let len = e.read_varint(VarintWidth::U64, n, fail);
+                let len = e.read_varint(VarintWidth::U64, fail);
                 let ptr = e.ptr;
                 let ctx = e.ctx;
-                let node = e.b.ins().iconst(types::I32, i64::from(n));
                 let bytes = e.cur();
                 let status = e.call_native(
                     decode_runtime::char_value as *const u8,
-                    &[ptr, types::I32, ptr, ptr, ptr, ptr],
+                    &[ptr, ptr, ptr, ptr],
                     &[types::I32],
-                    &[ctx, node, dst, bytes, len, start],
+                    &[ctx, dst, bytes, len],
                 )[0];
                 e.check_to(status, fail);
                 e.advance(len);
@@ -263,7 +257,7 @@ impl DecodeEmitter<'_> {
                 self.run(e, &op.elements, dst, len, fail);
             }
             (_, Op::Option(op)) => self.option(e, id, op, dst, fail),
-            (_, Op::Result(op)) => self.result(e, id, op, dst, fail),
+            (_, Op::Result(op)) => self.result(e, op, dst, fail),
             _ => self.interpret(e, id, dst, fail),
         }
     }
@@ -281,13 +275,13 @@ impl DecodeEmitter<'_> {
         e.check_to(status, fail);
     }
 
-    fn int(&self, e: &mut FunctionEmitter, n: u32, kind: IntKind, dst: Value, fail: Block) {
+    fn int(&self, e: &mut FunctionEmitter, kind: IntKind, dst: Value, fail: Block) {
         let width = match kind {
             IntKind::U16 | IntKind::I16 => VarintWidth::U16,
             IntKind::U32 | IntKind::I32 => VarintWidth::U32,
             _ => VarintWidth::U64,
         };
-        let raw = e.read_varint(width, n, fail);
+        let raw = e.read_varint(width, fail);
         let value = if kind.is_signed() {
             let half = e.b.ins().ushr_imm_u(raw, 1);
             let low = e.b.ins().band_imm_u(raw, 1);
@@ -311,34 +305,28 @@ impl DecodeEmitter<'_> {
 
     /// A length-prefixed byte string, built as `kind` says (see
     /// [`text_kind`]).
-    fn text(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, kind: u32, fail: Block) {
-        let n = Self::index(id);
-        let start = e.cur();
-        let len = e.read_varint(VarintWidth::U64, n, fail);
-        self.check_length(e, n, start, len, fail);
+    fn text(&self, e: &mut FunctionEmitter, dst: Value, kind: u32, fail: Block) {
+        let len = e.read_varint(VarintWidth::U64, fail);
+        self.check_length(e, len, fail);
         let ptr = e.ptr;
-        let ctx = e.ctx;
-        let node = e.b.ins().iconst(types::I32, i64::from(n));
         let bytes = e.cur();
         let kind = e.b.ins().iconst(types::I32, i64::from(kind));
         let status = e.call_native(
             decode_runtime::text as *const u8,
-            &[ptr, types::I32, ptr, ptr, ptr, ptr, types::I32],
+            &[ptr, ptr, ptr, types::I32],
             &[types::I32],
-            &[ctx, node, dst, bytes, len, start, kind],
+            &[dst, bytes, len, kind],
         )[0];
         e.check_to(status, fail);
         e.advance(len);
     }
 
-    /// Fails with "length exceeds input" (at `start`) unless `len` bytes
-    /// are left.
-    fn check_length(&self, e: &mut FunctionEmitter, n: u32, start: Value, len: Value, fail: Block) {
+    /// Fails ("length exceeds input") unless `len` bytes are left.
+    fn check_length(&self, e: &mut FunctionEmitter, len: Value, fail: Block) {
         let left = e.remaining();
         let long = e.b.ins().icmp(IntCC::UnsignedGreaterThan, len, left);
         let fine = e.cold_if(long);
-        let left = e.remaining();
-        e.fail_invalid(n, kind::LENGTH_EXCEEDS_INPUT, start, len, left, fail);
+        e.fail_input(fail);
         e.b.switch_to_block(fine);
     }
 
@@ -393,17 +381,8 @@ impl DecodeEmitter<'_> {
         block
     }
 
-    fn enum_(
-        &self,
-        e: &mut FunctionEmitter,
-        id: NodeId,
-        op: &crate::plan::EnumOp,
-        dst: Value,
-        fail: Block,
-    ) {
-        let n = Self::index(id);
-        let start = e.cur();
-        let index = e.read_varint(VarintWidth::U32, n, fail);
+    fn enum_(&self, e: &mut FunctionEmitter, op: &crate::plan::EnumOp, dst: Value, fail: Block) {
+        let index = e.read_varint(VarintWidth::U32, fail);
         let done = e.b.create_block();
         let invalid = e.b.create_block();
         e.b.set_cold_block(invalid);
@@ -421,8 +400,7 @@ impl DecodeEmitter<'_> {
         switch.emit(e.b, index, invalid);
 
         e.b.switch_to_block(invalid);
-        let variants = e.b.ins().iconst(types::I64, op.variants.len() as i64);
-        e.fail_invalid(n, kind::BAD_VARIANT_INDEX, start, index, variants, fail);
+        e.fail_input(fail);
 
         for (variant, block) in op.variants.iter().zip(blocks) {
             e.b.switch_to_block(block);
@@ -447,7 +425,7 @@ impl DecodeEmitter<'_> {
     fn room_for(&self, e: &mut FunctionEmitter, id: NodeId, fail: Block) {
         let min = self.plan.min_wire_size(id) as u64;
         if min > 0 {
-            e.need_const(min, Self::index(id), fail);
+            e.need_const(min, fail);
         }
     }
 
@@ -594,13 +572,11 @@ impl DecodeEmitter<'_> {
         dst: Value,
         fail: Block,
     ) {
-        let n = Self::index(id);
-        e.need_const(1, n, fail);
-        let start = e.cur();
+        e.need_const(1, fail);
         let tag = e.peek_byte();
         e.skip(1);
         if let Some(pointee) = self.option_of_box(id, op) {
-            return self.option_of_box_body(e, id, op.some, pointee, tag, start, dst, fail);
+            return self.option_of_box_body(e, op.some, pointee, tag, dst, fail);
         }
         let none = e.b.create_block();
         let not_none = e.b.create_block();
@@ -614,8 +590,7 @@ impl DecodeEmitter<'_> {
         e.b.ins().brif(is_some, some, &[], bad, &[]);
 
         e.b.switch_to_block(bad);
-        let zero = e.b.ins().iconst(types::I64, 0);
-        e.fail_invalid(n, kind::BAD_OPTION_TAG, start, tag, zero, fail);
+        e.fail_input(fail);
 
         e.b.switch_to_block(none);
         self.calls.option_init_none(e, op.vtable.init_none, dst);
@@ -650,20 +625,16 @@ impl DecodeEmitter<'_> {
 
     /// An `Option<Box<T>>` that is one pointer: `None` is a null word,
     /// `Some` the box decoded straight into the option (no scratch, no
-    /// vtable calls). `tag` is the option's byte, read at `start`.
-    #[allow(clippy::too_many_arguments)]
+    /// vtable calls). `tag` is the option's byte.
     fn option_of_box_body(
         &self,
         e: &mut FunctionEmitter,
-        id: NodeId,
         box_node: NodeId,
         pointee: NodeId,
         tag: Value,
-        start: Value,
         dst: Value,
         fail: Block,
     ) {
-        let n = Self::index(id);
         let none = e.b.create_block();
         let not_none = e.b.create_block();
         let some = e.b.create_block();
@@ -676,8 +647,7 @@ impl DecodeEmitter<'_> {
         e.b.ins().brif(is_some, some, &[], bad, &[]);
 
         e.b.switch_to_block(bad);
-        let zero = e.b.ins().iconst(types::I64, 0);
-        e.fail_invalid(n, kind::BAD_OPTION_TAG, start, tag, zero, fail);
+        e.fail_input(fail);
 
         e.b.switch_to_block(none);
         let null = e.iconst_ptr(0);
@@ -693,17 +663,8 @@ impl DecodeEmitter<'_> {
         e.b.switch_to_block(done);
     }
 
-    fn result(
-        &self,
-        e: &mut FunctionEmitter,
-        id: NodeId,
-        op: &crate::plan::ResultOp,
-        dst: Value,
-        fail: Block,
-    ) {
-        let n = Self::index(id);
-        let start = e.cur();
-        let index = e.read_varint(VarintWidth::U32, n, fail);
+    fn result(&self, e: &mut FunctionEmitter, op: &crate::plan::ResultOp, dst: Value, fail: Block) {
+        let index = e.read_varint(VarintWidth::U32, fail);
         let ok = e.b.create_block();
         let not_ok = e.b.create_block();
         let err = e.b.create_block();
@@ -716,8 +677,7 @@ impl DecodeEmitter<'_> {
         e.b.ins().brif(is_err, err, &[], bad, &[]);
 
         e.b.switch_to_block(bad);
-        let two = e.b.ins().iconst(types::I64, 2);
-        e.fail_invalid(n, kind::BAD_VARIANT_INDEX, start, index, two, fail);
+        e.fail_input(fail);
 
         for (block, value_node, construct, function) in [
             (
@@ -769,11 +729,11 @@ impl DecodeEmitter<'_> {
                     StrPointer::Arc => text_kind::ARC_STR,
                     StrPointer::Rc => text_kind::RC_STR,
                 };
-                self.text(e, id, dst, kind, fail);
+                self.text(e, dst, kind, fail);
             }
-            PointerBuild::CowStr => self.text(e, id, dst, text_kind::COW_STR, fail),
-            PointerBuild::CowBytes => self.text(e, id, dst, text_kind::COW_BYTES, fail),
-            PointerBuild::BorrowedBytes => self.text(e, id, dst, text_kind::BYTES_REF, fail),
+            PointerBuild::CowStr => self.text(e, dst, text_kind::COW_STR, fail),
+            PointerBuild::CowBytes => self.text(e, dst, text_kind::COW_BYTES, fail),
+            PointerBuild::BorrowedBytes => self.text(e, dst, text_kind::BYTES_REF, fail),
             PointerBuild::Slice(builder) => {
                 let Op::Slice(slice) = &self.plan.node(pointee).op else {
                     unreachable!("builds_inline admits slice builders of slices only")
@@ -797,15 +757,14 @@ impl DecodeEmitter<'_> {
         fail: Block,
     ) {
         let n = Self::index(id);
-        let count = self.count(e, id, self.plan.min_wire_size(run.node), run.stride, fail);
+        let count = self.count(e, self.plan.min_wire_size(run.node), run.stride, fail);
         if let Some(words) = self.boxed_run_layout(id, run, builder) {
             // `Box<[T]>` of a run whose memory is its wire form: one
             // allocation of exactly the elements, one copy, the two words.
-            let element = Self::index(run.node);
             let bytes = e.b.ins().imul_imm_u(count, run.stride as i64);
-            e.need(bytes, element, fail);
+            e.need(bytes, fail);
             if matches!(self.plan.node(run.node).op, Op::Bool) {
-                self.check_bools(e, element, bytes, fail);
+                self.check_bools(e, bytes, fail);
             }
             let align = self.align_of(run.node);
             let empty = e.b.create_block();
@@ -863,10 +822,9 @@ impl DecodeEmitter<'_> {
         match element_scratch {
             None => {
                 let bytes = e.b.ins().imul_imm_u(count, run.stride as i64);
-                let element = Self::index(run.node);
-                e.need(bytes, element, free_builder);
+                e.need(bytes, free_builder);
                 if matches!(self.plan.node(run.node).op, Op::Bool) {
-                    self.check_bools(e, element, bytes, free_builder);
+                    self.check_bools(e, bytes, free_builder);
                 }
                 let cur = e.cur();
                 let stride = e.iconst_ptr(run.stride as i64);
@@ -952,29 +910,10 @@ impl DecodeEmitter<'_> {
     /// A collection's declared element count, checked as the interpreter's
     /// `count` does: against the input left (elements of `min` wire bytes
     /// at least) or against the zero-size budget (`stride` bytes each).
-    fn count(
-        &self,
-        e: &mut FunctionEmitter,
-        id: NodeId,
-        min: usize,
-        stride: usize,
-        fail: Block,
-    ) -> Value {
-        let n = Self::index(id);
-        let start = e.cur();
-        let count = e.read_varint(VarintWidth::U64, n, fail);
+    fn count(&self, e: &mut FunctionEmitter, min: usize, stride: usize, fail: Block) -> Value {
+        let count = e.read_varint(VarintWidth::U64, fail);
         if min == 0 {
-            let ptr = e.ptr;
-            let ctx = e.ctx;
-            let node = e.b.ins().iconst(types::I32, i64::from(n));
-            let stride = e.iconst_ptr(stride as i64);
-            let status = e.call_native(
-                decode_runtime::charge_zero_sized as *const u8,
-                &[ptr, types::I32, ptr, ptr, ptr],
-                &[types::I32],
-                &[ctx, node, start, count, stride],
-            )[0];
-            e.check_to(status, fail);
+            self.charge_zero_sized(e, count, stride, fail);
         } else {
             let left = e.remaining();
             let fits = if min == 1 {
@@ -984,8 +923,7 @@ impl DecodeEmitter<'_> {
             };
             let long = e.b.ins().icmp(IntCC::UnsignedGreaterThan, count, fits);
             let fine = e.cold_if(long);
-            let left = e.remaining();
-            e.fail_invalid(n, kind::LENGTH_EXCEEDS_INPUT, start, count, left, fail);
+            e.fail_input(fail);
             e.b.switch_to_block(fine);
         }
         count
@@ -994,12 +932,11 @@ impl DecodeEmitter<'_> {
     /// Decodes `len` elements into consecutive slots from `base`; a failure
     /// drops the ones decoded before it.
     fn run(&self, e: &mut FunctionEmitter, run: &Elements, base: Value, len: Value, fail: Block) {
-        let element = Self::index(run.node);
         if run.memory_is_wire {
             let bytes = e.b.ins().imul_imm_u(len, run.stride as i64);
-            e.need(bytes, element, fail);
+            e.need(bytes, fail);
             if matches!(self.plan.node(run.node).op, Op::Bool) {
-                self.check_bools(e, element, bytes, fail);
+                self.check_bools(e, bytes, fail);
             }
             let cur = e.cur();
             e.b.call_memcpy(e.frontend, base, cur, bytes);
@@ -1007,18 +944,7 @@ impl DecodeEmitter<'_> {
             return;
         }
         if self.plan.min_wire_size(run.node) == 0 {
-            let ptr = e.ptr;
-            let ctx = e.ctx;
-            let node = e.b.ins().iconst(types::I32, i64::from(element));
-            let start = e.cur();
-            let stride = e.iconst_ptr(run.stride as i64);
-            let status = e.call_native(
-                decode_runtime::charge_zero_sized as *const u8,
-                &[ptr, types::I32, ptr, ptr, ptr],
-                &[types::I32],
-                &[ctx, node, start, len, stride],
-            )[0];
-            e.check_to(status, fail);
+            self.charge_zero_sized(e, len, run.stride, fail);
         }
         let head = e.b.create_block();
         let body = e.b.create_block();
@@ -1058,17 +984,30 @@ impl DecodeEmitter<'_> {
         );
     }
 
-    /// Fails with a bad `bool` unless the `bytes` at the cursor are all 0 or 1.
-    fn check_bools(&self, e: &mut FunctionEmitter, element: u32, bytes: Value, fail: Block) {
+    /// Fails (a bad `bool`) unless the `bytes` at the cursor are all 0 or 1.
+    fn check_bools(&self, e: &mut FunctionEmitter, bytes: Value, fail: Block) {
         let ptr = e.ptr;
-        let ctx = e.ctx;
-        let node = e.b.ins().iconst(types::I32, i64::from(element));
         let cur = e.cur();
         let status = e.call_native(
             decode_runtime::check_bools as *const u8,
-            &[ptr, types::I32, ptr, ptr],
+            &[ptr, ptr],
             &[types::I32],
-            &[ctx, node, cur, bytes],
+            &[cur, bytes],
+        )[0];
+        e.check_to(status, fail);
+    }
+
+    /// Draws `count` elements of `stride` bytes from the zero-size budget,
+    /// or fails.
+    fn charge_zero_sized(&self, e: &mut FunctionEmitter, count: Value, stride: usize, fail: Block) {
+        let ptr = e.ptr;
+        let ctx = e.ctx;
+        let stride = e.iconst_ptr(stride as i64);
+        let status = e.call_native(
+            decode_runtime::charge_zero_sized as *const u8,
+            &[ptr, ptr, ptr],
+            &[types::I32],
+            &[ctx, count, stride],
         )[0];
         e.check_to(status, fail);
     }
@@ -1085,7 +1024,7 @@ impl DecodeEmitter<'_> {
         fail: Block,
     ) {
         let stride = run.stride;
-        let count = self.count(e, id, self.plan.min_wire_size(run.node), stride, fail);
+        let count = self.count(e, self.plan.min_wire_size(run.node), stride, fail);
         // As the interpreter: runs whose memory is their wire form take
         // their whole count at once (no more memory than input), others a
         // cautious capacity.
@@ -1198,7 +1137,7 @@ impl DecodeEmitter<'_> {
         let min = parts.iter().fold(0usize, |min, &part| {
             min.saturating_add(self.plan.min_wire_size(part))
         });
-        let count = self.count(e, id, min, entry_size, fail);
+        let count = self.count(e, min, entry_size, fail);
         // An empty collection takes no scratch (whose allocation could fail).
         let empty = e.b.create_block();
         let entries = e.b.create_block();

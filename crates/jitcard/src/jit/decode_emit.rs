@@ -11,7 +11,7 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Block, InstBuilder, Value, types};
 
-use super::decode_runtime::{self, kind};
+use super::decode_runtime;
 use super::emit::{FunctionEmitter, flags};
 use crate::wire::VarintWidth;
 
@@ -23,27 +23,15 @@ impl FunctionEmitter<'_, '_> {
         self.b.ins().isub(end, cur)
     }
 
-    /// Fails into `fail` with error `kind` (see [`kind`]) at input address
-    /// `at`, in node `node`; the current block ends.
-    pub fn fail_invalid(
-        &mut self,
-        node: u32,
-        error: u32,
-        at: Value,
-        a: Value,
-        b: Value,
-        fail: Block,
-    ) {
-        let ptr = self.ptr;
-        let ctx = self.ctx;
-        let node = self.b.ins().iconst(types::I32, i64::from(node));
-        let error = self.b.ins().iconst(types::I32, i64::from(error));
-        let status = self.call_native(
-            decode_runtime::invalid as *const u8,
-            &[ptr, types::I32, types::I32, ptr, types::I64, types::I64],
-            &[types::I32],
-            &[ctx, node, error, at, a, b],
-        )[0];
+    /// Fails into `fail` because the input is not a valid encoding; the
+    /// current block ends. Generated code does not describe the error: the
+    /// caller finds it by decoding the same bytes with the interpreter,
+    /// which fails on the same byte and names it (kind, offset, path).
+    pub fn fail_input(&mut self, fail: Block) {
+        let status = self
+            .b
+            .ins()
+            .iconst(types::I32, i64::from(decode_runtime::STATUS_INVALID));
         self.b.ins().jump(fail, &[status.into()]);
     }
 
@@ -58,30 +46,26 @@ impl FunctionEmitter<'_, '_> {
         fine
     }
 
-    /// Fails with an unexpected end (in node `node`, at the cursor) unless
-    /// `bytes` (a constant) are left.
-    pub fn need_const(&mut self, bytes: u64, node: u32, fail: Block) {
+    /// Fails (an unexpected end) unless `bytes` (a constant) are left.
+    pub fn need_const(&mut self, bytes: u64, fail: Block) {
         let left = self.remaining();
         let short = self
             .b
             .ins()
             .icmp_imm_u(IntCC::UnsignedLessThan, left, bytes as i64);
-        self.fail_if_short(short, node, fail);
+        self.fail_if_short(short, fail);
     }
 
-    /// Fails with an unexpected end (in node `node`, at the cursor) unless
-    /// `bytes` are left.
-    pub fn need(&mut self, bytes: Value, node: u32, fail: Block) {
+    /// Fails (an unexpected end) unless `bytes` are left.
+    pub fn need(&mut self, bytes: Value, fail: Block) {
         let left = self.remaining();
         let short = self.b.ins().icmp(IntCC::UnsignedLessThan, left, bytes);
-        self.fail_if_short(short, node, fail);
+        self.fail_if_short(short, fail);
     }
 
-    fn fail_if_short(&mut self, short: Value, node: u32, fail: Block) {
+    fn fail_if_short(&mut self, short: Value, fail: Block) {
         let fine = self.cold_if(short);
-        let at = self.cur();
-        let zero = self.b.ins().iconst(types::I64, 0);
-        self.fail_invalid(node, kind::UNEXPECTED_END, at, zero, zero, fail);
+        self.fail_input(fail);
         self.b.switch_to_block(fine);
     }
 
@@ -99,13 +83,13 @@ impl FunctionEmitter<'_, '_> {
     }
 
     /// Reads a varint of `width` (not `U128`) as postcard does, as an
-    /// `i64`; errors are reported in node `node`.
+    /// `i64`.
     ///
     /// Inline when the input holds the longest encoding (one branch for a
     /// one-byte varint, a loop otherwise); near the end of the input, or
-    /// for a malformed varint, [`decode_runtime::varint`] reads it and
-    /// reports the error.
-    pub fn read_varint(&mut self, width: VarintWidth, node: u32, fail: Block) -> Value {
+    /// for a malformed varint, [`decode_runtime::varint`] reads it (or
+    /// fails).
+    pub fn read_varint(&mut self, width: VarintWidth, fail: Block) -> Value {
         let max = width.max_len() as i64;
         let slow = self.b.create_block();
         let fast = self.b.create_block();
@@ -180,7 +164,6 @@ impl FunctionEmitter<'_, '_> {
         let slot = self.word_slot(1);
         let ctx = self.ctx;
         let ptr = self.ptr;
-        let node = self.b.ins().iconst(types::I32, i64::from(node));
         let width_code = self.b.ins().iconst(
             types::I32,
             match width {
@@ -191,8 +174,8 @@ impl FunctionEmitter<'_, '_> {
         );
         let status = self.call_helper_writing(
             decode_runtime::varint as *const u8,
-            &[ptr, types::I32, types::I32, ptr],
-            &[ctx, node, width_code, slot],
+            &[ptr, types::I32, ptr],
+            &[ctx, width_code, slot],
         );
         self.check_to(status, fail);
         let read = self.load(types::I64, slot, 0);

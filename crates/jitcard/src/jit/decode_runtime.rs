@@ -30,10 +30,9 @@ use facet_core::{PtrMut, PtrUninit};
 use super::runtime::{
     CTX_CUR, CTX_DEPTH_LEFT, CTX_END, CTX_STACK_LIMIT, CompiledFn, STATUS_ERROR, STATUS_OK,
 };
-use crate::error::InvalidKind;
 use crate::interp::decode::{self as interp, Progress, SliceBuild};
 use crate::plan::{Node, NodeId, Plan};
-use crate::wire::{self, ReadError, VarintWidth};
+use crate::wire::{self, VarintWidth};
 use crate::{DecodeLimits, Error, stack};
 
 /// The state of one decode run by generated code.
@@ -72,22 +71,11 @@ const _: () = {
 /// Offset of the lowest remaining depth in [`DecodeCtx`].
 pub(crate) const CTX_LOWEST_DEPTH_LEFT: i32 = offset_of!(DecodeCtx, lowest_depth_left) as i32;
 
-/// Error kinds generated code reports through [`invalid`] (the arguments
-/// `a` and `b` say what each carries).
-pub(crate) mod kind {
-    /// The input ended.
-    pub const UNEXPECTED_END: u32 = 0;
-    /// `a`: the byte.
-    pub const BAD_BOOL: u32 = 1;
-    /// `a`: the byte.
-    pub const BAD_OPTION_TAG: u32 = 2;
-    /// `a`: the index read, `b`: the number of variants.
-    pub const BAD_VARIANT_INDEX: u32 = 3;
-    /// `a`: the declared length, `b`: the bytes left after it.
-    pub const LENGTH_EXCEEDS_INPUT: u32 = 4;
-    /// Invalid UTF-8.
-    pub const BAD_UTF8: u32 = 5;
-}
+/// Status of generated code and helpers: the input is not a valid
+/// encoding. No error is stored: the caller decodes the same bytes with the
+/// interpreter, which fails on the same byte and describes it (kind,
+/// offset, path), so the rules live in one place.
+pub(crate) const STATUS_INVALID: u32 = 2;
 
 impl DecodeCtx {
     /// A context decoding `input` with `limits`, on the current stack.
@@ -144,10 +132,6 @@ impl DecodeCtx {
         unsafe { core::slice::from_raw_parts(self.start, self.end as usize - self.start as usize) }
     }
 
-    fn offset_of(&self, at: *const u8) -> usize {
-        at as usize - self.start as usize
-    }
-
     fn deepest(&self) -> usize {
         self.limits.max_depth - self.lowest_depth_left
     }
@@ -156,56 +140,12 @@ impl DecodeCtx {
         self.error = Some(error);
         STATUS_ERROR
     }
-
-    fn fail_at(&mut self, node: u32, at: *const u8, kind: InvalidKind) -> u32 {
-        let error = self.node(node).invalid_at(self.offset_of(at), kind);
-        self.fail(error)
-    }
-}
-
-/// Reports the error `kind` (see [`kind`]) at input address `at`, in a
-/// value of node `node`.
-pub(crate) unsafe extern "C" fn invalid(
-    ctx: *mut DecodeCtx,
-    node: u32,
-    kind: u32,
-    at: *const u8,
-    a: u64,
-    b: u64,
-) -> u32 {
-    // SAFETY: generated code passes the live context of this run.
-    let ctx = unsafe { &mut *ctx };
-    let kind = match kind {
-        kind::UNEXPECTED_END => InvalidKind::UnexpectedEnd,
-        kind::BAD_BOOL => InvalidKind::BadBool(a as u8),
-        kind::BAD_OPTION_TAG => InvalidKind::BadOptionTag(a as u8),
-        kind::BAD_VARIANT_INDEX => InvalidKind::BadVariantIndex {
-            index: a,
-            variants: b as usize,
-        },
-        kind::LENGTH_EXCEEDS_INPUT => InvalidKind::LengthExceedsInput {
-            declared: a,
-            remaining: b as usize,
-        },
-        kind::BAD_UTF8 => InvalidKind::BadUtf8,
-        other => {
-            return ctx.fail(Error::Internal {
-                message: format!("unknown decode error kind {other}"),
-            });
-        }
-    };
-    ctx.fail_at(node, at, kind)
 }
 
 /// Reads a varint of `width` (0: u16, 1: u32, 2: u64) at the stored cursor
 /// into `out` and advances the cursor: the path for varints near the end
-/// of the input or malformed, which reports the error.
-pub(crate) unsafe extern "C" fn varint(
-    ctx: *mut DecodeCtx,
-    node: u32,
-    width: u32,
-    out: *mut u64,
-) -> u32 {
+/// of the input, or malformed ([`STATUS_INVALID`]).
+pub(crate) unsafe extern "C" fn varint(ctx: *mut DecodeCtx, width: u32, out: *mut u64) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx = unsafe { &mut *ctx };
     let width = match width {
@@ -224,14 +164,7 @@ pub(crate) unsafe extern "C" fn varint(
             }
             STATUS_OK
         }
-        Err(error) => {
-            let kind = match error {
-                ReadError::UnexpectedEnd => InvalidKind::UnexpectedEnd,
-                ReadError::BadVarint => InvalidKind::BadVarint,
-            };
-            let cur = ctx.cur;
-            ctx.fail_at(node, cur, kind)
-        }
+        Err(_) => STATUS_INVALID,
     }
 }
 
@@ -257,23 +190,15 @@ pub(crate) mod text_kind {
 
 /// Writes the value of kind `kind` (see [`text_kind`]) made of the `len`
 /// bytes at `bytes` (inside the input) into `dst`, after checking they are
-/// UTF-8 where it holds a `str`; the length prefix started at `start`.
-pub(crate) unsafe extern "C" fn text(
-    ctx: *mut DecodeCtx,
-    node: u32,
-    dst: *mut u8,
-    bytes: *const u8,
-    len: usize,
-    start: *const u8,
-    kind: u32,
-) -> u32 {
+/// UTF-8 where it holds a `str` ([`STATUS_INVALID`] if not).
+pub(crate) unsafe extern "C" fn text(dst: *mut u8, bytes: *const u8, len: usize, kind: u32) -> u32 {
     use std::borrow::Cow;
     use std::rc::Rc;
     use std::sync::Arc;
-    // SAFETY: generated code passes the live context of this run, and
-    // `bytes..bytes + len` lies inside the input it checked; the input
-    // outlives the decoded value (the `'de` of the decode).
-    let (ctx, bytes) = unsafe { (&mut *ctx, core::slice::from_raw_parts(bytes, len)) };
+    // SAFETY: `bytes..bytes + len` lies inside the input generated code
+    // checked; the input outlives the decoded value (the `'de` of the
+    // decode).
+    let bytes = unsafe { core::slice::from_raw_parts(bytes, len) };
     // SAFETY: (every write) `dst` is valid for writes of the node's shape,
     // which generated code chose `kind` for from the plan's build.
     unsafe {
@@ -289,7 +214,7 @@ pub(crate) unsafe extern "C" fn text(
             _ => {}
         }
         let Ok(text) = core::str::from_utf8(bytes) else {
-            return ctx.fail_at(node, start, InvalidKind::BadUtf8);
+            return STATUS_INVALID;
         };
         match kind {
             text_kind::STRING => ptr::write_unaligned(dst.cast(), String::from(text)),
@@ -304,23 +229,18 @@ pub(crate) unsafe extern "C" fn text(
 }
 
 /// Writes the `char` whose UTF-8 bytes are the `len` bytes at `bytes`
-/// (the length prefix started at `start`): a `char` is a string of at most
-/// 4 bytes holding exactly one char.
+/// (the cursor after the length prefix): a `char` is a string of at most 4
+/// bytes holding exactly one char ([`STATUS_INVALID`] if not).
 pub(crate) unsafe extern "C" fn char_value(
     ctx: *mut DecodeCtx,
-    node: u32,
     dst: *mut u8,
     bytes: *const u8,
     len: usize,
-    start: *const u8,
 ) -> u32 {
     // SAFETY: generated code passes the live context of this run.
-    let ctx = unsafe { &mut *ctx };
-    if len > 4 {
-        return ctx.fail_at(node, start, InvalidKind::BadChar);
-    }
-    if len > ctx.end as usize - bytes as usize {
-        return ctx.fail_at(node, bytes, InvalidKind::UnexpectedEnd);
+    let ctx = unsafe { &*ctx };
+    if len > 4 || len > ctx.end as usize - bytes as usize {
+        return STATUS_INVALID;
     }
     // SAFETY: the `len` bytes are inside the input (checked above).
     let utf8 = unsafe { core::slice::from_raw_parts(bytes, len) };
@@ -330,18 +250,13 @@ pub(crate) unsafe extern "C" fn char_value(
             ptr::write_unaligned(dst.cast::<char>(), c);
             STATUS_OK
         },
-        None => ctx.fail_at(node, start, InvalidKind::BadChar),
+        None => STATUS_INVALID,
     }
 }
 
 /// Reads a `u128` (`signed == 0`) or zigzagged `i128` varint at the stored
 /// cursor into `dst` and advances the cursor.
-pub(crate) unsafe extern "C" fn int128(
-    ctx: *mut DecodeCtx,
-    node: u32,
-    dst: *mut u8,
-    signed: u32,
-) -> u32 {
+pub(crate) unsafe extern "C" fn int128(ctx: *mut DecodeCtx, dst: *mut u8, signed: u32) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx = unsafe { &mut *ctx };
     let at = ctx.position();
@@ -359,14 +274,7 @@ pub(crate) unsafe extern "C" fn int128(
             }
             STATUS_OK
         }
-        Err(error) => {
-            let kind = match error {
-                ReadError::UnexpectedEnd => InvalidKind::UnexpectedEnd,
-                ReadError::BadVarint => InvalidKind::BadVarint,
-            };
-            let cur = ctx.cur;
-            ctx.fail_at(node, cur, kind)
-        }
+        Err(_) => STATUS_INVALID,
     }
 }
 
@@ -527,33 +435,21 @@ pub(crate) unsafe extern "C" fn drop_run(
 }
 
 /// Checks that the `len` bytes at `bytes` (inside the input) are all 0 or
-/// 1, the wire form of a run of `bool`s of node `node`.
-pub(crate) unsafe extern "C" fn check_bools(
-    ctx: *mut DecodeCtx,
-    node: u32,
-    bytes: *const u8,
-    len: usize,
-) -> u32 {
-    // SAFETY: generated code passes the live context of this run and a
-    // range it checked is inside the input.
-    let (ctx, run) = unsafe { (&mut *ctx, core::slice::from_raw_parts(bytes, len)) };
-    match run.iter().position(|&byte| byte > 1) {
-        None => STATUS_OK,
-        // SAFETY: `bad < len`: inside the run.
-        Some(bad) => ctx.fail_at(
-            node,
-            unsafe { bytes.add(bad) },
-            InvalidKind::BadBool(run[bad]),
-        ),
+/// 1, the wire form of a run of `bool`s ([`STATUS_INVALID`] if not).
+pub(crate) unsafe extern "C" fn check_bools(bytes: *const u8, len: usize) -> u32 {
+    // SAFETY: generated code passes a range it checked is inside the input.
+    let run = unsafe { core::slice::from_raw_parts(bytes, len) };
+    if run.iter().all(|&byte| byte <= 1) {
+        STATUS_OK
+    } else {
+        STATUS_INVALID
     }
 }
 
 /// Draws `count` elements of `stride` bytes that take no wire bytes from
-/// the zero-size budget, or reports node `node` at `start`.
+/// the zero-size budget ([`STATUS_INVALID`] when it does not cover them).
 pub(crate) unsafe extern "C" fn charge_zero_sized(
     ctx: *mut DecodeCtx,
-    node: u32,
-    start: *const u8,
     count: usize,
     stride: usize,
 ) -> u32 {
@@ -562,8 +458,7 @@ pub(crate) unsafe extern "C" fn charge_zero_sized(
     if interp::charge_zero_sized(&mut ctx.zero_sized_left, count, stride) {
         STATUS_OK
     } else {
-        let limit = ctx.limits.max_zero_sized_elements;
-        ctx.fail_at(node, start, InvalidKind::TooManyZeroSized { limit })
+        STATUS_INVALID
     }
 }
 
@@ -613,13 +508,10 @@ pub(crate) unsafe extern "C" fn grow_stack(
     })
 }
 
-/// Reports input nested deeper than the depth limit at node `node`.
-pub(crate) unsafe extern "C" fn too_deep(ctx: *mut DecodeCtx, node: u32) -> u32 {
-    // SAFETY: generated code passes the live context of this run.
-    let ctx = unsafe { &mut *ctx };
-    let max_depth = ctx.limits.max_depth;
-    let cur = ctx.cur;
-    ctx.fail_at(node, cur, InvalidKind::TooDeep { max_depth })
+/// Input nested deeper than the depth limit ([`STATUS_INVALID`]; the
+/// signature is the entry protocol's).
+pub(crate) unsafe extern "C" fn too_deep(_ctx: *mut DecodeCtx, _node: u32) -> u32 {
+    STATUS_INVALID
 }
 
 /// Signature of every compiled decode function: decode into `dst` (`meta`

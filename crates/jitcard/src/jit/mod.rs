@@ -108,7 +108,10 @@ pub(crate) struct CompiledDecoder {
 
 impl CompiledDecoder {
     /// Decodes the plan root's value from the start of `input` into `dst`;
-    /// returns how many bytes it took.
+    /// returns how many bytes it took. `Err(None)`: the input is not a
+    /// valid encoding, and the interpreter describes why (see
+    /// [`decode_runtime::STATUS_INVALID`]); `Err(Some(_))`: anything else
+    /// (allocation, panics, the interpreter's parts).
     ///
     /// # Safety
     /// As [`crate::interp::decode::decode`], and `plan` is the plan this
@@ -119,7 +122,7 @@ impl CompiledDecoder {
         input: &[u8],
         dst: *mut u8,
         limits: DecodeLimits,
-    ) -> Result<usize, Error> {
+    ) -> Result<usize, Option<Error>> {
         let mut ctx = DecodeCtx::new(input, plan, limits);
         // SAFETY: the entry was compiled from `plan` for values of its root
         // shape, which the caller guarantees `dst` is valid for.
@@ -132,10 +135,10 @@ impl CompiledDecoder {
         } else {
             run(&mut ctx)
         };
-        if status == STATUS_OK {
-            Ok(ctx.position())
-        } else {
-            Err(ctx.take_error())
+        match status {
+            STATUS_OK => Ok(ctx.position()),
+            decode_runtime::STATUS_INVALID => Err(None),
+            _ => Err(Some(ctx.take_error())),
         }
     }
 }
