@@ -198,34 +198,7 @@ impl DecodeEmitter<'_> {
                 self.inserted(e, id, &[op.key, op.value], calls, dst, fail)
             }
             (_, Op::Nothing) => {}
-            (_, Op::Bool) => {
-                e.need_const(1, fail);
-                let byte = e.peek_byte();
-                let bad = e.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, byte, 1);
-                let fine = e.cold_if(bad);
-                e.fail_input(fail);
-                e.b.switch_to_block(fine);
-                e.b.ins().istore8(flags(), byte, dst, 0);
-                e.skip(1);
-            }
-            (_, Op::Byte) => {
-                e.need_const(1, fail);
-                let byte = e.peek_byte();
-                e.b.ins().istore8(flags(), byte, dst, 0);
-                e.skip(1);
-            }
-            (_, Op::F32 | Op::F64) => {
-                let ty = if matches!(node.op, Op::F32) {
-                    types::I32
-                } else {
-                    types::I64
-                };
-                e.need_const(u64::from(ty.bytes()), fail);
-                let cur = e.cur();
-                let bits = e.load(ty, cur, 0);
-                e.b.ins().store(flags(), bits, dst, 0);
-                e.skip(i64::from(ty.bytes()));
-            }
+            (_, Op::Bool | Op::Byte | Op::F32 | Op::F64) => self.fixed(e, id, dst, false, fail),
             (_, Op::Int(kind @ (IntKind::U128 | IntKind::I128))) => {
                 let ptr = e.ptr;
                 let ctx = e.ctx;
@@ -330,16 +303,72 @@ impl DecodeEmitter<'_> {
         e.b.switch_to_block(fine);
     }
 
-    /// Fields in order; a failure drops the fields before it.
+    /// Fields in order; a failure drops the fields before it. A run of
+    /// fixed-size fields (`bool`, `u8`, `i8`, floats) shares one check of
+    /// the input left.
     fn fields(&self, e: &mut FunctionEmitter, fields: &[FieldStep], dst: Value, fail: Block) {
         let mut cleanup = fail;
-        for field in fields {
+        let mut checked_until = 0;
+        for (index, field) in fields.iter().enumerate() {
             let at = e.b.ins().iadd_imm_u(dst, field.offset as i64);
-            self.node(e, field.node, at, cleanup);
+            if index >= checked_until && self.fixed_size(field.node).is_some() {
+                let run: Vec<u64> = fields[index..]
+                    .iter()
+                    .map_while(|f| self.fixed_size(f.node))
+                    .collect();
+                if run.len() > 1 {
+                    e.need_const(run.iter().sum(), cleanup);
+                    checked_until = index + run.len();
+                }
+            }
+            if index < checked_until {
+                self.fixed(e, field.node, at, true, cleanup);
+            } else {
+                self.node(e, field.node, at, cleanup);
+            }
             if needs_drop(self.plan, field.node) {
                 cleanup = self.drop_then(e, field.node, at, cleanup);
             }
         }
+    }
+
+    /// The wire size of node `id` when it is fixed and built inline.
+    fn fixed_size(&self, id: NodeId) -> Option<u64> {
+        if self.own_function[id.index()] {
+            return None;
+        }
+        match self.plan.node(id).op {
+            Op::Bool | Op::Byte => Some(1),
+            Op::F32 => Some(4),
+            Op::F64 => Some(8),
+            _ => None,
+        }
+    }
+
+    /// A fixed-size scalar (`bool` checked to be 0 or 1); `checked`: the
+    /// caller made sure its bytes are there.
+    fn fixed(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, checked: bool, fail: Block) {
+        let (ty, bytes) = match self.plan.node(id).op {
+            Op::F32 => (types::I32, 4),
+            Op::F64 => (types::I64, 8),
+            _ => (types::I8, 1),
+        };
+        if !checked {
+            e.need_const(bytes, fail);
+        }
+        if let Op::Bool = self.plan.node(id).op {
+            let byte = e.peek_byte();
+            let bad = e.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, byte, 1);
+            let fine = e.cold_if(bad);
+            e.fail_input(fail);
+            e.b.switch_to_block(fine);
+            e.b.ins().istore8(flags(), byte, dst, 0);
+        } else {
+            let cur = e.cur();
+            let value = e.load(ty, cur, 0);
+            e.b.ins().store(flags(), value, dst, 0);
+        }
+        e.skip(bytes as i64);
     }
 
     /// A failure block that drops the value of node `id` at `value`, then
