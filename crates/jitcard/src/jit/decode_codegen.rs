@@ -18,8 +18,8 @@
 //! lists (in place: facet's `init`, elements written at their stride,
 //! `set_len`; one copy for runs whose memory is their wire form), sets and
 //! maps built by `insert`, and byte strings (`String`, `&str`, `Box<str>`,
-//! `Arc<str>`, `Rc<str>`, `Cow`, `&[u8]`: length and bounds inline, the
-//! value made by [`decode_runtime::text`]), `char` and 128-bit integers
+//! `Arc<str>`, `Rc<str>`, `Cow`, `&[u8]`: one helper call each,
+//! [`decode_runtime::text_at`]), `char` and 128-bit integers
 //! (through helpers), and `Box/Arc/Rc<[T]>` (facet's slice builder, through
 //! helpers). Everything else (sets and maps built from a slice, proxies,
 //! skipped fields) is built by the interpreter through
@@ -279,28 +279,18 @@ impl DecodeEmitter<'_> {
     /// A length-prefixed byte string, built as `kind` says (see
     /// [`text_kind`]).
     fn text(&self, e: &mut FunctionEmitter, dst: Value, kind: u32, fail: Block) {
-        let len = e.read_varint(VarintWidth::U64, fail);
-        self.check_length(e, len, fail);
+        // One helper reads the length and the bytes and makes the value:
+        // its work (an allocation, UTF-8 validation) dwarfs the call, and
+        // the inline varint would be most of a decoder's code.
         let ptr = e.ptr;
-        let bytes = e.cur();
+        let ctx = e.ctx;
         let kind = e.b.ins().iconst(types::I32, i64::from(kind));
-        let status = e.call_native(
-            decode_runtime::text as *const u8,
-            &[ptr, ptr, ptr, types::I32],
-            &[types::I32],
-            &[dst, bytes, len, kind],
-        )[0];
+        let status = e.call_helper_writing(
+            decode_runtime::text_at as *const u8,
+            &[ptr, ptr, types::I32],
+            &[ctx, dst, kind],
+        );
         e.check_to(status, fail);
-        e.advance(len);
-    }
-
-    /// Fails ("length exceeds input") unless `len` bytes are left.
-    fn check_length(&self, e: &mut FunctionEmitter, len: Value, fail: Block) {
-        let left = e.remaining();
-        let long = e.b.ins().icmp(IntCC::UnsignedGreaterThan, len, left);
-        let fine = e.cold_if(long);
-        e.fail_input(fail);
-        e.b.switch_to_block(fine);
     }
 
     /// Fields in order; a failure drops the fields before it. A run of

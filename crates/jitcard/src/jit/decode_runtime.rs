@@ -228,6 +228,33 @@ pub(crate) unsafe extern "C" fn text(dst: *mut u8, bytes: *const u8, len: usize,
     STATUS_OK
 }
 
+/// Reads a length-prefixed byte string at the stored cursor, writes the
+/// value of kind `kind` made of it into `dst` (see [`text`]) and advances
+/// the cursor past it.
+pub(crate) unsafe extern "C" fn text_at(ctx: *mut DecodeCtx, dst: *mut u8, kind: u32) -> u32 {
+    // SAFETY: generated code passes the live context of this run.
+    let ctx = unsafe { &mut *ctx };
+    let at = ctx.position();
+    let input = ctx.input();
+    let Ok((len, prefix)) = wire::read_varint_u64(&input[at..], VarintWidth::U64) else {
+        return STATUS_INVALID;
+    };
+    let start = at + prefix;
+    let Some(bytes) = usize::try_from(len)
+        .ok()
+        .and_then(|len| input.get(start..start.checked_add(len)?))
+    else {
+        return STATUS_INVALID;
+    };
+    // SAFETY: the bytes are inside the input; `dst` is as `text` requires.
+    let status = unsafe { text(dst, bytes.as_ptr(), bytes.len(), kind) };
+    if status == STATUS_OK {
+        // SAFETY: the string ends inside the input.
+        ctx.cur = unsafe { bytes.as_ptr().add(bytes.len()) };
+    }
+    status
+}
+
 /// Writes the `char` whose UTF-8 bytes are the `len` bytes at `bytes`
 /// (the cursor after the length prefix): a `char` is a string of at most 4
 /// bytes holding exactly one char ([`STATUS_INVALID`] if not).

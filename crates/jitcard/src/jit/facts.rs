@@ -76,6 +76,21 @@ pub(crate) fn decode_functions(plan: &Plan) -> Vec<bool> {
         .map(|index| plan.is_recursive(NodeId::from_index(index)))
         .collect();
     own_function[plan.root().index()] = true;
+    // Elements of lists that are records, enums or lists themselves: one
+    // call per element costs little beside building it, and smaller
+    // functions compile much faster (register allocation grows faster than
+    // the function).
+    for node in plan.nodes() {
+        if let Op::List(op) = &node.op
+            && !op.elements.memory_is_wire
+            && matches!(
+                plan.node(op.elements.node).op,
+                Op::Fields(_) | Op::Enum(_) | Op::List(_)
+            )
+        {
+            own_function[op.elements.node.index()] = true;
+        }
+    }
     outline_large_shared_nodes(plan, &mut own_function);
     own_function
 }
