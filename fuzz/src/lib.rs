@@ -120,7 +120,7 @@ where
     let ours = jitcard::take_from_bytes::<T>(input);
     // Every other engine decodes exactly as the default one (the JIT where
     // it runs): the same value and rest, or the same error.
-    for engine in jitcard::Engine::available() {
+    for engine in jitcard::diagnostics::engines_under_test() {
         let other = jitcard::Decoder::<T>::new(engine)
             .expect("every engine builds a decoder of the fuzzed types")
             .take(input);

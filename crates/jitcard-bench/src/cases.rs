@@ -59,12 +59,7 @@ pub fn jitcard_engines() -> Vec<jitcard::Engine> {
 /// [`jitcard_engines`] plus the testing modes available here (direct calls
 /// through Win64 adapters on x86-64): what the differential tests check.
 pub fn jitcard_engines_under_test() -> Vec<jitcard::Engine> {
-    let win64 = jitcard::Engine::Jit {
-        vtable_calls: jitcard::diagnostics::WIN64_ADAPTERS,
-    };
-    let mut engines = jitcard_engines();
-    engines.extend([win64].into_iter().filter(|e| e.is_available()));
-    engines
+    jitcard::diagnostics::engines_under_test()
 }
 
 /// One workload value, encodable by every competitor.

@@ -48,6 +48,19 @@ mod backend {
 /// it as `Engine::Jit { vtable_calls: WIN64_ADAPTERS }`.
 pub const WIN64_ADAPTERS: VtableCalls = VtableCalls::DirectViaWin64Adapters;
 
+/// Every engine available here plus the testing modes available here
+/// ([`WIN64_ADAPTERS`] on x86-64): what differential tests run.
+pub fn engines_under_test() -> Vec<crate::Engine> {
+    let mut engines = crate::Engine::available();
+    let win64 = crate::Engine::Jit {
+        vtable_calls: WIN64_ADAPTERS,
+    };
+    if win64.is_available() {
+        engines.push(win64);
+    }
+    engines
+}
+
 /// Lowers and compiles `T` afresh, bypassing every cache, and reports the
 /// cost: for measuring cold compile time in benchmarks. The machine code is
 /// freed before it returns.

@@ -15,7 +15,7 @@ where
     T: for<'a> Facet<'a> + Serialize + PartialEq + Debug,
 {
     let bytes = postcard::to_allocvec(value).unwrap();
-    for engine in Engine::available() {
+    for engine in jitcard::diagnostics::engines_under_test() {
         let decoded: T = Decoder::<T>::new(engine)
             .unwrap()
             .decode(&bytes)
@@ -42,7 +42,7 @@ fn every_workload_round_trips() {
 #[test]
 fn jit_decoders_build_every_part_of_every_workload() {
     fn strict<T: for<'a> Facet<'a>>() {
-        for engine in Engine::available() {
+        for engine in jitcard::diagnostics::engines_under_test() {
             if let Err(error) = Decoder::<T>::strict(engine) {
                 panic!("{}: {error}", engine.name());
             }

@@ -204,7 +204,7 @@ fn account<T: for<'de> Facet<'de>>(bytes: &[u8]) -> usize {
     // Warm up: the plans, compiled decoders and cache entries stay for the
     // process.
     drop(jitcard::from_bytes::<T>(bytes));
-    let decoders: Vec<_> = Engine::available()
+    let decoders: Vec<_> = jitcard::diagnostics::engines_under_test()
         .into_iter()
         .map(|engine| Decoder::<T>::new(engine).unwrap())
         .collect();
