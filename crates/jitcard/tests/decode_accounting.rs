@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use facet::Facet;
-use jitcard::{Decoder, Engine, Error, InvalidKind};
+use jitcard::{Decoder, Error, InvalidKind};
 use jitcard_bench::workloads::{
     GnarlyPayload, ManyVariants, Message, NumericBuffer, OptionHeavy, PointerHeavy, Tree,
     WideStruct,
