@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use facet::Facet;
-use jitcard::{Decoder, Engine, Error, InvalidKind};
+use jitcard::{Decoder, Error, InvalidKind};
 use proptest::prelude::*;
 use serde::Serialize;
 use serde::de::{Deserialize, DeserializeOwned};
