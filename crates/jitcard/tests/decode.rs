@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 
 use facet::Facet;
-use jitcard::{Decoder, Engine};
+use jitcard::Decoder;
 use jitcard_bench::workloads::{
     GnarlyPayload, ManyVariants, Mesh, Message, NestedPair, NumericBuffer, OptionHeavy,
     PointerHeavy, Tree, WideStruct, nested_pair,
