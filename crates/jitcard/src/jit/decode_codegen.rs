@@ -6,10 +6,11 @@
 //! failure block it is given drops whatever the enclosing nodes built
 //! before it and returns the status, so each failure point knows, at
 //! compile time, exactly what is initialized (fields before it, elements
-//! before it, the list that owns them). The checks and their error offsets
-//! are the interpreter's ([`crate::interp::decode`]), which stays the
-//! reference: a decode fails on the same byte with the same error on every
-//! engine.
+//! before it, the list that owns them). Generated code accepts exactly
+//! what the interpreter ([`crate::interp::decode`], the reference) accepts;
+//! on invalid input it only says so ([`FunctionEmitter::fail_input`]) and
+//! the interpreter, decoding the same bytes, names the error (kind, offset,
+//! path), so the error rules live in one place.
 //!
 //! Built by generated code: scalars, structs and enums (without skipped or
 //! proxied fields), arrays, options and results (through their vtables'
@@ -438,9 +439,10 @@ impl DecodeEmitter<'_> {
         e.b.switch_to_block(done);
     }
 
-    /// Fails with an unexpected end (at the cursor, in node `id`) unless
-    /// the input left can hold `id`'s smallest encoding (the interpreter's
-    /// check before it takes scratch for a value).
+    /// Fails (an unexpected end) unless the input left can hold `id`'s
+    /// smallest encoding: checked, as the interpreter does, before scratch
+    /// is taken for a value, so a short input never allocates a large
+    /// type's storage (and fails as it would, not for want of memory).
     fn room_for(&self, e: &mut FunctionEmitter, id: NodeId, fail: Block) {
         let min = self.plan.min_wire_size(id) as u64;
         if min > 0 {

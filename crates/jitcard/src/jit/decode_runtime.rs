@@ -1,20 +1,23 @@
 //! The run-time side of generated decoders: the context they read through
 //! and the `extern "C"` helpers they call for what is not worth inlining
-//! (errors, rare scalars, allocation, drops on failure paths, and the parts
-//! of a plan the interpreter builds).
+//! (strings, rare scalars, slow varints, allocation, slice builders, drops
+//! on failure paths, and the parts of a plan the interpreter builds).
 //!
 //! Protocol with generated code (the encoder's, see [`super::runtime`],
 //! read for write): a compiled decode function keeps the read cursor
 //! (`cur`) and the end of the input (`end`) in registers. Before calling a
 //! helper that reads input (it takes the context) or another compiled
 //! function it stores `cur` into the context, and reloads it afterwards.
-//! Helpers return a status: 0 is success; anything else means an [`Error`]
-//! is in the context and the generated code must drop what it built and
-//! return the status. Helpers never unwind: the ones that run user code
-//! (drops, the interpreter's parts) catch panics.
+//! Helpers return a status: [`STATUS_OK`]; [`STATUS_INVALID`], the input
+//! is not a valid encoding (nothing stored: the caller asks the interpreter
+//! what and where); or [`STATUS_ERROR`], an [`Error`] is in the context
+//! (allocation, a panic, an error of an interpreted part). On failure the
+//! generated code drops what it built and returns the status. Helpers never
+//! unwind: the ones that run user code (drops, slice builders, the
+//! interpreter's parts) catch panics.
 //!
 //! Every compiled decode function has the encoder's signature
-//! [`CompiledFn`](super::runtime::CompiledFn) with `data` the (uninitialized)
+//! [`CompiledFn`] with `data` the (uninitialized)
 //! destination: on success it is initialized; on failure it is not and
 //! nothing the function built is left alive (see [`crate::plan::build`]).
 //! Entry checks are the encoder's (stack limit, depth at recursive nodes);

@@ -12,7 +12,7 @@
 //!
 //! The plan is the single description of wire semantics: the interpreter runs
 //! it directly and code generators compile it, so both agree by construction.
-//! It is built by [`lower`] and printed by its `Display` impl.
+//! It is built by [`lower()`] and printed by its `Display` impl.
 
 pub mod build;
 pub(crate) mod delegated;
