@@ -168,7 +168,11 @@ impl<'de, T: Facet<'de>> Decoder<T> {
     /// Decodes a `T` from the start of `bytes`, ignoring any bytes after it
     /// (as `postcard::from_bytes` does).
     pub fn decode(&self, bytes: &'de [u8]) -> Result<T, Error> {
-        self.take(bytes).map(|(value, _)| value)
+        let mut slot = MaybeUninit::<T>::uninit();
+        // SAFETY: as in `take`.
+        unsafe { decode_into(self.plan, self.runner, bytes, self.limits, &mut slot) }?;
+        // SAFETY: the decode initialized `slot` with a `T`.
+        Ok(unsafe { slot.assume_init() })
     }
 
     /// Decodes a `T` from the start of `bytes` and returns it with the bytes
@@ -245,6 +249,7 @@ pub fn take_from_bytes<'de, T: Facet<'de>>(bytes: &'de [u8]) -> Result<(T, &'de 
 
 /// # Safety
 /// `plan` is the decode plan of `T`'s shape, and `runner` runs it.
+#[inline]
 unsafe fn take_with<'de, T: Facet<'de>>(
     plan: &Plan,
     runner: DecodeRunner,
@@ -252,6 +257,25 @@ unsafe fn take_with<'de, T: Facet<'de>>(
     limits: DecodeLimits,
 ) -> Result<(T, &'de [u8]), Error> {
     let mut slot = MaybeUninit::<T>::uninit();
+    // SAFETY: forwarded from the caller's contract.
+    let used = unsafe { decode_into(plan, runner, bytes, limits, &mut slot) }?;
+    // SAFETY: the decode initialized `slot` with a `T`.
+    Ok((unsafe { slot.assume_init() }, &bytes[used..]))
+}
+
+/// Decodes a `T` from the start of `bytes` into `slot` (initialized on
+/// `Ok`); returns how many bytes it took.
+///
+/// # Safety
+/// As [`take_with`].
+#[inline]
+unsafe fn decode_into<'de, T: Facet<'de>>(
+    plan: &Plan,
+    runner: DecodeRunner,
+    bytes: &'de [u8],
+    limits: DecodeLimits,
+    slot: &mut MaybeUninit<T>,
+) -> Result<usize, Error> {
     // SAFETY: `slot` is valid for writes of `T`, the plan's root shape.
     let decoded = unsafe {
         match runner {
@@ -270,11 +294,7 @@ unsafe fn take_with<'de, T: Facet<'de>>(
             }
         }
     };
-    match decoded {
-        // SAFETY: the decode initialized `slot` with a `T`.
-        Ok(used) => Ok((unsafe { slot.assume_init() }, &bytes[used..])),
-        Err(error) => Err(locate(plan, bytes, limits, error)),
-    }
+    decoded.map_err(|error| locate(plan, bytes, limits, error))
 }
 
 /// The error of input a compiled decoder refused: the interpreter's,
