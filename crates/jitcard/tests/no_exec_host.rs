@@ -1,8 +1,8 @@
 //! Hosts that forbid making memory executable (systemd's
 //! `MemoryDenyWriteExecute=yes`, SELinux `deny_execmem`, Linux's
 //! `PR_SET_MDWE`): the default-engine API falls back to the interpreter and
-//! still encodes; an explicitly requested JIT engine fails up front with
-//! `Error::EngineUnavailable` carrying the OS's reason.
+//! still encodes and decodes; an explicitly requested JIT engine fails up
+//! front with `Error::EngineUnavailable` carrying the OS's reason.
 //!
 //! The switch is irreversible for a process, so the test re-runs this test
 //! binary as a child that turns it on first (with `PR_SET_MDWE`, or where
@@ -12,12 +12,12 @@
 use std::process::Command;
 
 use facet::Facet;
-use jitcard::{Encoder, Engine, Error, VtableCalls};
+use jitcard::{Decoder, Encoder, Engine, Error, VtableCalls};
 use serde::Serialize;
 
 const CHILD: &str = "JITCARD_NO_EXEC_CHILD";
 
-#[derive(Facet, Serialize)]
+#[derive(Facet, Serialize, Debug, PartialEq)]
 struct Msg {
     id: u64,
     name: String,
@@ -79,19 +79,29 @@ fn child() {
     let default = Encoder::<Msg>::new(Engine::host_default()).unwrap();
     assert_eq!(default.engine(), Engine::Interpreter);
     assert_eq!(default.to_vec(&value).unwrap(), expected);
+    // Decoding too: the default API decodes with the interpreter.
+    assert_eq!(jitcard::from_bytes::<Msg>(&expected).unwrap(), value);
+    let decoder = Decoder::<Msg>::new(Engine::host_default()).unwrap();
+    assert_eq!(decoder.engine(), Engine::Interpreter);
+    assert_eq!(decoder.decode(&expected).unwrap(), value);
 
     for vtable_calls in [VtableCalls::Direct, VtableCalls::Trampoline] {
         let engine = Engine::Jit { vtable_calls };
         assert!(!engine.is_available());
-        let error = Encoder::<Msg>::new(engine).unwrap_err();
-        let Error::EngineUnavailable { reason, .. } = &error else {
-            panic!("{error:?}");
-        };
-        assert!(
-            reason.contains("denied") || reason.contains("not permitted"),
-            "the OS reason is reported: {error}"
-        );
-        assert!(!error.to_string().contains("bug"), "{error}");
+        let errors = [
+            Encoder::<Msg>::new(engine).unwrap_err(),
+            Decoder::<Msg>::new(engine).unwrap_err(),
+        ];
+        for error in &errors {
+            let Error::EngineUnavailable { reason, .. } = error else {
+                panic!("{error:?}");
+            };
+            assert!(
+                reason.contains("denied") || reason.contains("not permitted"),
+                "the OS reason is reported: {error}"
+            );
+            assert!(!error.to_string().contains("bug"), "{error}");
+        }
     }
     println!("CHILD CHECKED");
 }
