@@ -502,7 +502,15 @@ impl DecodeEmitter<'_> {
     ) -> Option<layout::PtrLenLayout> {
         let node = self.plan.node(id);
         let boxed = matches!(&node.op, Op::Pointer(p) if p.known == Some(KnownPointer::Box));
-        if !boxed || !run.memory_is_wire || run.stride == 0 {
+        // The calibration makes (and drops) elements from zeroed bytes: only
+        // for `Copy` elements, which have no `Drop` to run on them.
+        let copy = self
+            .plan
+            .node(run.node)
+            .shape
+            .marker_traits
+            .contains(facet_core::MarkerTraits::COPY);
+        if !boxed || !copy || !run.memory_is_wire || run.stride == 0 {
             return None;
         }
         layout::boxed_slice_layout(node.shape, builder, run.stride, self.align_of(run.node))
