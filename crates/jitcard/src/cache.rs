@@ -64,7 +64,7 @@ impl TypeEntry {
     /// interpreter (so a host that forbids executable memory still encodes).
     #[inline]
     pub(crate) fn default_runner(&'static self) -> Result<(&'static Plan, Runner), Error> {
-        let chosen = self.default.get_or_init(|| {
+        cached(&self.default, || {
             let plan = self.plan()?;
             #[cfg(feature = "jit")]
             if let crate::Engine::Jit { vtable_calls } = crate::Engine::host_default()
@@ -73,35 +73,24 @@ impl TypeEntry {
                 return Ok((plan, Runner::Jit(compiled)));
             }
             Ok((plan, Runner::Interpreter))
-        });
-        match chosen {
-            Ok(chosen) => Ok(*chosen),
-            Err(error) => Err(error.clone()),
-        }
+        })
+        .copied()
     }
 
     /// The plan of the type, lowered on first request.
     pub(crate) fn plan(&'static self) -> Result<&'static Plan, Error> {
-        let lowered = self.plan.get_or_init(|| {
+        cached(&self.plan, || {
             crate::stack::with_room(crate::stack::BUILD_ROOM, || plan::lower(self.shape))
-        });
-        match lowered {
-            Ok(plan) => Ok(plan),
-            Err(error) => Err(error.clone()),
-        }
+        })
     }
 
     /// The decode plan of the type, lowered on first request.
     pub(crate) fn decode_plan(&'static self) -> Result<&'static Plan, Error> {
-        let lowered = self.decode_plan.get_or_init(|| {
+        cached(&self.decode_plan, || {
             crate::stack::with_room(crate::stack::BUILD_ROOM, || {
                 plan::lower_for_decode(self.shape)
             })
-        });
-        match lowered {
-            Ok(plan) => Ok(plan),
-            Err(error) => Err(error.clone()),
-        }
+        })
     }
 
     /// The compiled encoder of the type for `mode`, compiled on first request.
@@ -110,30 +99,18 @@ impl TypeEntry {
         &'static self,
         mode: crate::VtableCalls,
     ) -> Result<&'static crate::jit::CompiledEncoder, Error> {
-        let slot = &self.encoders[mode.index()];
-        let compiled = match slot.get() {
-            Some(compiled) => compiled,
-            None => {
-                let plan = self.plan()?;
-                slot.get_or_init(|| {
-                    COMPILATIONS.fetch_add(1, Ordering::Relaxed);
-                    crate::jit::compile(plan, mode)
-                })
-            }
-        };
-        match compiled {
-            Ok(encoder) => Ok(encoder),
-            Err(error) => Err(error.clone()),
-        }
+        cached(&self.encoders[mode.index()], || {
+            let plan = self.plan()?;
+            COMPILATIONS.fetch_add(1, Ordering::Relaxed);
+            crate::jit::compile(plan, mode)
+        })
     }
-}
 
-impl TypeEntry {
     /// The decode plan and runner of the default-engine API (`from_bytes`,
     /// ...): the JIT decoder where the JIT runs here and the type compiled,
     /// else the interpreter.
     pub(crate) fn default_decoder(&'static self) -> Result<(&'static Plan, DecodeRunner), Error> {
-        let chosen = self.default_decode.get_or_init(|| {
+        cached(&self.default_decode, || {
             let plan = self.decode_plan()?;
             #[cfg(feature = "jit")]
             if let crate::Engine::Jit { vtable_calls } = crate::Engine::host_default()
@@ -142,11 +119,8 @@ impl TypeEntry {
                 return Ok((plan, DecodeRunner::Jit(compiled)));
             }
             Ok((plan, DecodeRunner::Interpreter))
-        });
-        match chosen {
-            Ok(chosen) => Ok(*chosen),
-            Err(error) => Err(error.clone()),
-        }
+        })
+        .copied()
     }
 
     /// The compiled decoder of the type for `mode`, compiled on first request.
@@ -155,21 +129,23 @@ impl TypeEntry {
         &'static self,
         mode: crate::VtableCalls,
     ) -> Result<&'static crate::jit::CompiledDecoder, Error> {
-        let slot = &self.decoders[mode.index()];
-        let compiled = match slot.get() {
-            Some(compiled) => compiled,
-            None => {
-                let plan = self.decode_plan()?;
-                slot.get_or_init(|| {
-                    COMPILATIONS.fetch_add(1, Ordering::Relaxed);
-                    crate::jit::compile_decoder(plan, mode)
-                })
-            }
-        };
-        match compiled {
-            Ok(decoder) => Ok(decoder),
-            Err(error) => Err(error.clone()),
-        }
+        cached(&self.decoders[mode.index()], || {
+            let plan = self.decode_plan()?;
+            COMPILATIONS.fetch_add(1, Ordering::Relaxed);
+            crate::jit::compile_decoder(plan, mode)
+        })
+    }
+}
+
+/// What `slot` holds, built by `build` on first request: entries cache
+/// errors too (building is deterministic).
+fn cached<T>(
+    slot: &'static OnceLock<Result<T, Error>>,
+    build: impl FnOnce() -> Result<T, Error>,
+) -> Result<&'static T, Error> {
+    match slot.get_or_init(build) {
+        Ok(value) => Ok(value),
+        Err(error) => Err(error.clone()),
     }
 }
 

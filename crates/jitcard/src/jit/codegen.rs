@@ -7,7 +7,6 @@
 //! function node reached from elsewhere is a direct call. Runs of fields with
 //! a bounded encoded size share one capacity check.
 
-use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, Value, types};
 use cranelift_frontend::Switch;
 use facet_core::KnownPointer;
@@ -385,24 +384,12 @@ impl NodeEmitter<'_> {
             e.put_copy(elements, bytes);
             return;
         }
-        let head = e.b.create_block();
-        let body = e.b.create_block();
-        let done = e.b.create_block();
-        let ptr = e.ptr;
-        let index = e.b.append_block_param(head, ptr);
-        let zero = e.iconst_ptr(0);
-        e.b.ins().jump(head, &[zero.into()]);
-        e.b.switch_to_block(head);
-        let finished = e.b.ins().icmp(IntCC::Equal, index, len);
-        e.b.ins().brif(finished, done, &[], body, &[]);
-        e.b.switch_to_block(body);
-        let offset = e.b.ins().imul_imm_u(index, run.stride as i64);
-        let element = e.b.ins().iadd(elements, offset);
-        let thin = e.iconst_ptr(THIN_META);
-        self.node(e, run.node, element, thin, reserved);
-        let next = e.b.ins().iadd_imm_u(index, 1);
-        e.b.ins().jump(head, &[next.into()]);
-        e.b.switch_to_block(done);
+        e.counted_loop(len, |e, index| {
+            let offset = e.b.ins().imul_imm_u(index, run.stride as i64);
+            let element = e.b.ins().iadd(elements, offset);
+            let thin = e.iconst_ptr(THIN_META);
+            self.node(e, run.node, element, thin, reserved);
+        });
     }
 
     fn enum_(

@@ -58,21 +58,8 @@ pub(crate) fn builds_inline(plan: &Plan, id: NodeId) -> bool {
     let node = plan.node(id);
     let plain = |fields: &[FieldStep]| fields.iter().all(|field| field.proxy.is_none());
     match (&node.build, &node.op) {
-        (Some(Build::InPlace), op) => {
-            matches!(
-                op,
-                Op::Nothing
-                    | Op::Bool
-                    | Op::Byte
-                    | Op::Int(_)
-                    | Op::F32
-                    | Op::F64
-                    | Op::Char
-                    | Op::Array(_)
-                    | Op::Option(_)
-                    | Op::Result(_)
-            )
-        }
+        // Every op the lowering builds in place has its inline form.
+        (Some(Build::InPlace), _) => true,
         (Some(Build::Fields(skipped)), Op::Fields(fields)) => skipped.is_empty() && plain(fields),
         (Some(Build::Enum(skipped)), Op::Enum(op)) => {
             skipped.iter().all(Vec::is_empty) && op.variants.iter().all(|v| plain(&v.fields))
@@ -607,31 +594,23 @@ impl DecodeEmitter<'_> {
         if let Some(pointee) = self.option_of_box(id, op) {
             return self.option_of_box_body(e, op.some, pointee, tag, dst, fail);
         }
-        let none = e.b.create_block();
-        let not_none = e.b.create_block();
-        let some = e.b.create_block();
-        let bad = e.b.create_block();
-        let done = e.b.create_block();
-        e.b.set_cold_block(bad);
-        e.b.ins().brif(tag, not_none, &[], none, &[]);
-        e.b.switch_to_block(not_none);
-        let is_some = e.b.ins().icmp_imm_u(IntCC::Equal, tag, 1);
-        e.b.ins().brif(is_some, some, &[], bad, &[]);
-
-        e.b.switch_to_block(bad);
-        e.fail_input(fail);
-
-        e.b.switch_to_block(none);
-        self.calls.option_init_none(e, op.vtable.init_none, dst);
-        e.b.ins().jump(done, &[]);
-
-        e.b.switch_to_block(some);
-        let scratch = self.decode_to_scratch(e, op.some, fail);
-        self.calls
-            .option_init_some(e, op.vtable.init_some, dst, scratch.address);
-        self.free(e, &scratch);
-        e.b.ins().jump(done, &[]);
-        e.b.switch_to_block(done);
+        e.on_tag(
+            tag,
+            fail,
+            |e| self.calls.option_init_none(e, op.vtable.init_none, dst),
+            |e| {
+                let scratch = self.decode_to_scratch(e, op.some, fail);
+                let init_some = op.vtable.init_some as usize;
+                self.calls.construct_from(
+                    e,
+                    VtableOp::OptionInitSome,
+                    init_some,
+                    dst,
+                    scratch.address,
+                );
+                self.free(e, &scratch);
+            },
+        );
     }
 
     /// The pointee node of an `Option<Box<T>>` (sized `T`, built in place)
@@ -664,72 +643,44 @@ impl DecodeEmitter<'_> {
         dst: Value,
         fail: Block,
     ) {
-        let none = e.b.create_block();
-        let not_none = e.b.create_block();
-        let some = e.b.create_block();
-        let bad = e.b.create_block();
-        let done = e.b.create_block();
-        e.b.set_cold_block(bad);
-        e.b.ins().brif(tag, not_none, &[], none, &[]);
-        e.b.switch_to_block(not_none);
-        let is_some = e.b.ins().icmp_imm_u(IntCC::Equal, tag, 1);
-        e.b.ins().brif(is_some, some, &[], bad, &[]);
-
-        e.b.switch_to_block(bad);
-        e.fail_input(fail);
-
-        e.b.switch_to_block(none);
-        let null = e.iconst_ptr(0);
-        e.b.ins().store(flags(), null, dst, 0);
-        e.b.ins().jump(done, &[]);
-
-        e.b.switch_to_block(some);
-        // As the generic path: the room of the `Some` value (a box takes
-        // what its pointee takes, so the box's own check is the same).
-        self.room_for(e, box_node, fail);
-        self.box_in_place(e, pointee, dst, fail);
-        e.b.ins().jump(done, &[]);
-        e.b.switch_to_block(done);
+        e.on_tag(
+            tag,
+            fail,
+            |e| {
+                let null = e.iconst_ptr(0);
+                e.b.ins().store(flags(), null, dst, 0);
+            },
+            |e| {
+                // As the generic path: the room of the `Some` value (a box
+                // takes what its pointee takes, so the box's own check is the
+                // same).
+                self.room_for(e, box_node, fail);
+                self.box_in_place(e, pointee, dst, fail);
+            },
+        );
     }
 
     fn result(&self, e: &mut FunctionEmitter, op: &crate::plan::ResultOp, dst: Value, fail: Block) {
         let index = e.read_varint(VarintWidth::U32, fail);
-        let ok = e.b.create_block();
-        let not_ok = e.b.create_block();
-        let err = e.b.create_block();
-        let bad = e.b.create_block();
-        let done = e.b.create_block();
-        e.b.set_cold_block(bad);
-        e.b.ins().brif(index, not_ok, &[], ok, &[]);
-        e.b.switch_to_block(not_ok);
-        let is_err = e.b.ins().icmp_imm_u(IntCC::Equal, index, 1);
-        e.b.ins().brif(is_err, err, &[], bad, &[]);
-
-        e.b.switch_to_block(bad);
-        e.fail_input(fail);
-
-        for (block, value_node, construct, function) in [
-            (
-                ok,
-                op.ok,
-                VtableOp::ResultInitOk,
-                op.vtable.init_ok as usize,
-            ),
-            (
-                err,
-                op.err,
-                VtableOp::ResultInitErr,
-                op.vtable.init_err as usize,
-            ),
-        ] {
-            e.b.switch_to_block(block);
+        let arm = |e: &mut FunctionEmitter, value_node: NodeId, init: VtableOp, function: usize| {
             let scratch = self.decode_to_scratch(e, value_node, fail);
-            let value = VtableCallEmitter::ptr_arg(e, scratch.address);
-            self.calls.construct(e, construct, function, dst, &[value]);
+            self.calls
+                .construct_from(e, init, function, dst, scratch.address);
             self.free(e, &scratch);
-            e.b.ins().jump(done, &[]);
-        }
-        e.b.switch_to_block(done);
+        };
+        e.on_tag(
+            index,
+            fail,
+            |e| arm(e, op.ok, VtableOp::ResultInitOk, op.vtable.init_ok as usize),
+            |e| {
+                arm(
+                    e,
+                    op.err,
+                    VtableOp::ResultInitErr,
+                    op.vtable.init_err as usize,
+                )
+            },
+        );
     }
 
     fn pointer(
@@ -748,8 +699,13 @@ impl DecodeEmitter<'_> {
             }
             PointerBuild::NewInto(new_into) => {
                 let scratch = self.decode_to_scratch(e, pointee, fail);
-                self.calls
-                    .pointer_new_into(e, new_into, dst, scratch.address);
+                self.calls.construct_from(
+                    e,
+                    VtableOp::PointerNewInto,
+                    new_into as usize,
+                    dst,
+                    scratch.address,
+                );
                 self.free(e, &scratch);
             }
             PointerBuild::Str(which) => {
@@ -867,27 +823,16 @@ impl DecodeEmitter<'_> {
                 e.advance(bytes);
             }
             Some(scratch) => {
-                let head = e.b.create_block();
-                let body = e.b.create_block();
-                let done = e.b.create_block();
-                let index = e.b.append_block_param(head, ptr);
-                let zero = e.iconst_ptr(0);
-                e.b.ins().jump(head, &[zero.into()]);
-                e.b.switch_to_block(head);
-                let finished = e.b.ins().icmp(IntCC::Equal, index, count);
-                e.b.ins().brif(finished, done, &[], body, &[]);
-                e.b.switch_to_block(body);
-                self.node(e, run.node, scratch.address, free_builder);
-                let status = e.call_native(
-                    decode_runtime::slice_push as *const u8,
-                    &[ptr, types::I32, ptr, ptr],
-                    &[types::I32],
-                    &[ctx, node, slot, scratch.address],
-                )[0];
-                e.check_to(status, free_builder);
-                let next = e.b.ins().iadd_imm_u(index, 1);
-                e.b.ins().jump(head, &[next.into()]);
-                e.b.switch_to_block(done);
+                e.counted_loop(count, |e, _| {
+                    self.node(e, run.node, scratch.address, free_builder);
+                    let status = e.call_native(
+                        decode_runtime::slice_push as *const u8,
+                        &[ptr, types::I32, ptr, ptr],
+                        &[types::I32],
+                        &[ctx, node, slot, scratch.address],
+                    )[0];
+                    e.check_to(status, free_builder);
+                });
             }
         }
         let status = e.call_native(
@@ -975,28 +920,16 @@ impl DecodeEmitter<'_> {
         if self.plan.min_wire_size(run.node) == 0 {
             self.charge_zero_sized(e, len, run.stride, fail);
         }
-        let head = e.b.create_block();
-        let body = e.b.create_block();
-        let done = e.b.create_block();
-        let ptr = e.ptr;
-        let index = e.b.append_block_param(head, ptr);
-        let zero = e.iconst_ptr(0);
-        e.b.ins().jump(head, &[zero.into()]);
-        e.b.switch_to_block(head);
-        let finished = e.b.ins().icmp(IntCC::Equal, index, len);
-        e.b.ins().brif(finished, done, &[], body, &[]);
-        e.b.switch_to_block(body);
-        let offset = e.b.ins().imul_imm_u(index, run.stride as i64);
-        let slot = e.b.ins().iadd(base, offset);
-        let on_fail = if needs_drop(self.plan, run.node) {
-            self.cleanup_then(e, fail, |e| self.drop_run(e, run, base, index))
-        } else {
-            fail
-        };
-        self.node(e, run.node, slot, on_fail);
-        let next = e.b.ins().iadd_imm_u(index, 1);
-        e.b.ins().jump(head, &[next.into()]);
-        e.b.switch_to_block(done);
+        e.counted_loop(len, |e, index| {
+            let offset = e.b.ins().imul_imm_u(index, run.stride as i64);
+            let slot = e.b.ins().iadd(base, offset);
+            let on_fail = if needs_drop(self.plan, run.node) {
+                self.cleanup_then(e, fail, |e| self.drop_run(e, run, base, index))
+            } else {
+                fail
+            };
+            self.node(e, run.node, slot, on_fail);
+        });
     }
 
     /// Drops the `count` elements of `run` from `base`.
@@ -1202,32 +1135,20 @@ impl DecodeEmitter<'_> {
             .construct(e, init_op, init, dst, &[Arg::Word(room)]);
         let drop_collection = self.drop_then(e, id, dst, on_fail);
 
-        let head = e.b.create_block();
-        let body = e.b.create_block();
-        let done = e.b.create_block();
-        let ptr = e.ptr;
-        let index = e.b.append_block_param(head, ptr);
-        let zero = e.iconst_ptr(0);
-        e.b.ins().jump(head, &[zero.into()]);
-        e.b.switch_to_block(head);
-        let finished = e.b.ins().icmp(IntCC::Equal, index, count);
-        e.b.ins().brif(finished, done, &[], body, &[]);
-        e.b.switch_to_block(body);
-        let mut part_fail = drop_collection;
-        for (&part, scratch) in parts.iter().zip(&scratches) {
-            self.node(e, part, scratch.address, part_fail);
-            if needs_drop(self.plan, part) {
-                part_fail = self.drop_then(e, part, scratch.address, part_fail);
+        e.counted_loop(count, |e, _| {
+            let mut part_fail = drop_collection;
+            for (&part, scratch) in parts.iter().zip(&scratches) {
+                self.node(e, part, scratch.address, part_fail);
+                if needs_drop(self.plan, part) {
+                    part_fail = self.drop_then(e, part, scratch.address, part_fail);
+                }
             }
-        }
-        let mut args = vec![VtableCallEmitter::ptr_arg(e, dst)];
-        for scratch in &scratches {
-            args.push(VtableCallEmitter::ptr_arg(e, scratch.address));
-        }
-        self.calls.call(e, insert_op, insert, &args);
-        let next = e.b.ins().iadd_imm_u(index, 1);
-        e.b.ins().jump(head, &[next.into()]);
-        e.b.switch_to_block(done);
+            let mut args = vec![VtableCallEmitter::ptr_arg(e, dst)];
+            for scratch in &scratches {
+                args.push(VtableCallEmitter::ptr_arg(e, scratch.address));
+            }
+            self.calls.call(e, insert_op, insert, &args);
+        });
         for scratch in &scratches {
             self.free(e, scratch);
         }

@@ -69,6 +69,37 @@ impl FunctionEmitter<'_, '_> {
         self.b.switch_to_block(fine);
     }
 
+    /// Branches on a tag (an `i64`) that must be 0 or 1 (an option's byte,
+    /// a result's variant index): `zero` and `one` emit the two arms, any
+    /// other value fails into `fail`; emission continues after both.
+    pub fn on_tag(
+        &mut self,
+        tag: Value,
+        fail: Block,
+        zero: impl FnOnce(&mut Self),
+        one: impl FnOnce(&mut Self),
+    ) {
+        let on_zero = self.b.create_block();
+        let not_zero = self.b.create_block();
+        let on_one = self.b.create_block();
+        let bad = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.set_cold_block(bad);
+        self.b.ins().brif(tag, not_zero, &[], on_zero, &[]);
+        self.b.switch_to_block(not_zero);
+        let is_one = self.b.ins().icmp_imm_u(IntCC::Equal, tag, 1);
+        self.b.ins().brif(is_one, on_one, &[], bad, &[]);
+        self.b.switch_to_block(bad);
+        self.fail_input(fail);
+        self.b.switch_to_block(on_zero);
+        zero(self);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(on_one);
+        one(self);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+
     /// Loads the byte at the cursor (zero-extended to `i64`) without
     /// advancing; the caller checked it is there.
     pub fn peek_byte(&mut self) -> Value {

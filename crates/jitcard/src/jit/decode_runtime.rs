@@ -17,7 +17,7 @@
 //! interpreter's parts) catch panics.
 //!
 //! Every compiled decode function has the encoder's signature
-//! [`CompiledFn`] with `data` the (uninitialized)
+//! [`CompiledFn`](super::runtime::CompiledFn) with `data` the (uninitialized)
 //! destination: on success it is initialized; on failure it is not and
 //! nothing the function built is left alive (see [`crate::plan::build`]).
 //! Entry checks are the encoder's (stack limit, depth at recursive nodes);
@@ -31,7 +31,7 @@ use std::mem::offset_of;
 use facet_core::{PtrMut, PtrUninit};
 
 use super::runtime::{
-    CTX_CUR, CTX_DEPTH_LEFT, CTX_END, CTX_STACK_LIMIT, CompiledFn, STATUS_ERROR, STATUS_OK,
+    CTX_CUR, CTX_DEPTH_LEFT, CTX_END, CTX_STACK_LIMIT, RunContext, STATUS_ERROR, STATUS_OK,
 };
 use crate::interp::decode::{self as interp, Progress, SliceBuild};
 use crate::plan::{Node, NodeId, Plan};
@@ -514,28 +514,10 @@ pub(crate) unsafe extern "C" fn dealloc(allocated: *mut u8, size: usize, align: 
     unsafe { std::alloc::dealloc(allocated, Layout::from_size_align_unchecked(size, align)) };
 }
 
-/// Continues a compiled decode function on a new stack segment (see the
-/// encoder's [`grow_stack`](super::runtime::grow_stack)).
-pub(crate) unsafe extern "C" fn grow_stack(
-    ctx: *mut DecodeCtx,
-    function: CompiledFn,
-    data: *const u8,
-    meta: usize,
-) -> u32 {
-    stack::on_new_segment(|limit| {
-        // SAFETY: generated code passes the live context of this run; no
-        // other reference to it is used while this one lives.
-        let outer = core::mem::replace(unsafe { &mut (*ctx).stack_limit }, limit);
-        // SAFETY: the caller's own function and arguments, forwarded (the
-        // context is the decode context its protocol expects).
-        let status = unsafe {
-            let function = core::mem::transmute::<CompiledFn, DecodeFn>(function);
-            function(ctx, data, meta)
-        };
-        // SAFETY: as above; the call has returned.
-        unsafe { (*ctx).stack_limit = outer };
-        status
-    })
+impl RunContext for DecodeCtx {
+    fn stack_limit_mut(&mut self) -> &mut usize {
+        &mut self.stack_limit
+    }
 }
 
 /// Input nested deeper than the depth limit ([`STATUS_INVALID`]; the

@@ -415,6 +415,25 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.check(status);
     }
 
+    /// Emits `body(index)` for `index` in `0..count` (a pointer-sized
+    /// value); emission continues after the loop.
+    pub fn counted_loop(&mut self, count: Value, body: impl FnOnce(&mut Self, Value)) {
+        let head = self.b.create_block();
+        let step = self.b.create_block();
+        let done = self.b.create_block();
+        let index = self.b.append_block_param(head, self.ptr);
+        let zero = self.iconst_ptr(0);
+        self.b.ins().jump(head, &[zero.into()]);
+        self.b.switch_to_block(head);
+        let finished = self.b.ins().icmp(IntCC::Equal, index, count);
+        self.b.ins().brif(finished, done, &[], step, &[]);
+        self.b.switch_to_block(step);
+        body(self, index);
+        let next = self.b.ins().iadd_imm_u(index, 1);
+        self.b.ins().jump(head, &[next.into()]);
+        self.b.switch_to_block(done);
+    }
+
     /// A stack slot of `words` pointer-sized words.
     pub fn word_slot(&mut self, words: u32) -> Value {
         let bytes = words * self.ptr.bytes();

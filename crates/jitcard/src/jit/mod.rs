@@ -86,9 +86,9 @@ impl Drop for Machine {
     }
 }
 
-/// A plan compiled to machine code.
-pub(crate) struct CompiledEncoder {
-    entry: CompiledFn,
+/// A plan compiled to machine code, entered through `F`.
+pub(crate) struct Compiled<F> {
+    entry: F,
     /// Machine-code bytes of all its functions.
     pub code_size: usize,
     /// Wall time spent compiling (lowering excluded).
@@ -96,14 +96,29 @@ pub(crate) struct CompiledEncoder {
     _machine: Machine,
 }
 
-/// A decode plan compiled to machine code.
-pub(crate) struct CompiledDecoder {
-    entry: DecodeFn,
-    /// Machine-code bytes of all its functions.
-    pub code_size: usize,
-    /// Wall time spent compiling (lowering excluded).
-    pub compile_time: Duration,
-    _machine: Machine,
+/// A plan compiled to an encoder.
+pub(crate) type CompiledEncoder = Compiled<CompiledFn>;
+
+/// A decode plan compiled to a decoder.
+pub(crate) type CompiledDecoder = Compiled<DecodeFn>;
+
+impl<F> Compiled<F> {
+    /// The machine code of `machine`, entered through its root function.
+    ///
+    /// # Safety
+    /// The root function was compiled with the signature `F` (a function
+    /// pointer type) in the host's C calling convention.
+    unsafe fn new(machine: Machine, started: Instant) -> Self {
+        // SAFETY: forwarded from the caller's contract; `F` is a function
+        // pointer, the size of the address.
+        let entry = unsafe { std::mem::transmute_copy::<*const u8, F>(&machine.entry) };
+        Compiled {
+            entry,
+            code_size: machine.code_size,
+            compile_time: started.elapsed(),
+            _machine: machine,
+        }
+    }
 }
 
 impl CompiledDecoder {
@@ -318,90 +333,83 @@ fn internal(message: impl std::fmt::Display) -> Error {
 /// Compiles `plan` with vtable calls in `mode`. Never panics: a panic
 /// inside Cranelift becomes [`Error::Internal`].
 pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
+    guarded(|| compile_encoder_unguarded(plan, mode))
+}
+
+fn compile_encoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
     let started = Instant::now();
     let facts = PlanFacts::of(plan);
     let entry = EntryHelpers {
-        grow_stack: runtime::grow_stack as *const u8,
+        grow_stack: runtime::grow_stack::<EncodeCtx> as *const u8,
         too_deep: runtime::too_deep as *const u8,
         lowest_depth_left: None,
     };
-    let machine = guarded(|| {
-        build(
-            plan,
-            mode,
-            "encode",
-            &facts.own_function,
-            entry,
-            &|e, node, functions, calls, data, meta| {
-                let nodes = NodeEmitter {
-                    plan,
-                    facts: &facts,
-                    calls,
-                    function_node: node,
-                    functions,
-                };
-                nodes.function_body(e, data, meta);
-            },
-        )
-    })?;
-    // SAFETY: the root function was compiled with the `CompiledFn` signature
-    // in the host's C calling convention.
-    let entry = unsafe { std::mem::transmute::<*const u8, CompiledFn>(machine.entry) };
-    Ok(CompiledEncoder {
+    let machine = build(
+        plan,
+        mode,
+        "encode",
+        &facts.own_function,
         entry,
-        code_size: machine.code_size,
-        compile_time: started.elapsed(),
-        _machine: machine,
-    })
+        &|e, node, functions, calls, data, meta| {
+            let nodes = NodeEmitter {
+                plan,
+                facts: &facts,
+                calls,
+                function_node: node,
+                functions,
+            };
+            nodes.function_body(e, data, meta);
+        },
+    )?;
+    // SAFETY: every function, the root's included, has the `CompiledFn`
+    // signature in the host's C calling convention.
+    Ok(unsafe { Compiled::new(machine, started) })
 }
 
 /// Compiles the decode plan `plan` with vtable calls in `mode`. Never
 /// panics: a panic inside Cranelift becomes [`Error::Internal`].
 pub(crate) fn compile_decoder(plan: &Plan, mode: VtableCalls) -> Result<CompiledDecoder, Error> {
+    guarded(|| compile_decoder_unguarded(plan, mode))
+}
+
+fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledDecoder, Error> {
     let started = Instant::now();
     let own_function = facts::decode_functions(plan);
     let vec_layouts = facts::vec_layouts(plan);
     let entry = EntryHelpers {
-        grow_stack: decode_runtime::grow_stack as *const u8,
+        grow_stack: runtime::grow_stack::<DecodeCtx> as *const u8,
         too_deep: decode_runtime::too_deep as *const u8,
         lowest_depth_left: Some(decode_runtime::CTX_LOWEST_DEPTH_LEFT),
     };
-    let machine = guarded(|| {
-        build(
-            plan,
-            mode,
-            "decode",
-            &own_function,
-            entry,
-            &|e, node, functions, calls, data, meta| {
-                let nodes = DecodeEmitter {
-                    plan,
-                    own_function: &own_function,
-                    calls,
-                    function_node: node,
-                    functions,
-                    stack_scratch: std::cell::Cell::new(0),
-                    vec_layouts: &vec_layouts,
-                };
-                nodes.function_body(e, data, meta);
-            },
-        )
-    })?;
-    // SAFETY: the root function was compiled with the `DecodeFn` signature
-    // in the host's C calling convention.
-    let entry = unsafe { std::mem::transmute::<*const u8, DecodeFn>(machine.entry) };
-    Ok(CompiledDecoder {
+    let machine = build(
+        plan,
+        mode,
+        "decode",
+        &own_function,
         entry,
-        code_size: machine.code_size,
-        compile_time: started.elapsed(),
-        _machine: machine,
-    })
+        &|e, node, functions, calls, data, meta| {
+            let nodes = DecodeEmitter {
+                plan,
+                own_function: &own_function,
+                calls,
+                function_node: node,
+                functions,
+                stack_scratch: std::cell::Cell::new(0),
+                vec_layouts: &vec_layouts,
+            };
+            nodes.function_body(e, data, meta);
+        },
+    )?;
+    // SAFETY: every function, the root's included, has the `DecodeFn`
+    // signature (the `CompiledFn` words) in the host's C calling convention.
+    Ok(unsafe { Compiled::new(machine, started) })
 }
 
-/// Runs a compilation with stack room, turning a panic into an error.
-fn guarded(f: impl FnOnce() -> Result<Machine, Error>) -> Result<Machine, Error> {
+/// Runs a compilation (analysis included) with stack room, turning a
+/// panic inside it into [`Error::Internal`].
+fn guarded<R>(compile: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
     let compiled = crate::stack::with_room(crate::stack::BUILD_ROOM, || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(compile))
     });
     compiled.unwrap_or_else(|panic| {
         Err(internal(format!(

@@ -393,23 +393,36 @@ unsafe fn call(ctx: *mut EncodeCtx, f: CompiledFn, item: PtrConst) -> Result<(),
     }
 }
 
+/// The context of a run of generated code (an encode or a decode): what
+/// [`grow_stack`] needs of it.
+pub(crate) trait RunContext {
+    /// The stack limit the run's functions check at entry.
+    fn stack_limit_mut(&mut self) -> &mut usize;
+}
+
+impl RunContext for EncodeCtx {
+    fn stack_limit_mut(&mut self) -> &mut usize {
+        &mut self.stack_limit
+    }
+}
+
 /// Continues a compiled function on a new stack segment: called by its
 /// entry when the stack pointer is below the limit; runs `function` (the
 /// caller itself) with the same arguments there and returns its status.
-pub(crate) unsafe extern "C" fn grow_stack(
-    ctx: *mut EncodeCtx,
-    function: CompiledFn,
+pub(crate) unsafe extern "C" fn grow_stack<C: RunContext>(
+    ctx: *mut C,
+    function: unsafe extern "C" fn(*mut C, *const u8, usize) -> u32,
     data: *const u8,
     meta: usize,
 ) -> u32 {
     stack::on_new_segment(|limit| {
         // SAFETY: generated code passes the live context of this run; no
         // other reference to it is used while this one lives.
-        let outer = core::mem::replace(unsafe { &mut (*ctx).stack_limit }, limit);
+        let outer = core::mem::replace(unsafe { (*ctx).stack_limit_mut() }, limit);
         // SAFETY: the caller's own function and arguments, forwarded.
         let status = unsafe { function(ctx, data, meta) };
         // SAFETY: as above; the call has returned.
-        unsafe { (*ctx).stack_limit = outer };
+        unsafe { *(*ctx).stack_limit_mut() = outer };
         status
     })
 }

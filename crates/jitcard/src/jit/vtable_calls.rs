@@ -29,8 +29,8 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_codegen::isa::CallConv;
 use facet_core::{
-    BorrowFn, ListAsPtrFn, ListLenFn, NewIntoFn, OptionGetValueFn, OptionInitNoneFn,
-    OptionInitSomeFn, ResultGetErrFn, ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
+    BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, OptionInitNoneFn, ResultGetErrFn,
+    ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
 };
 use jitcard_abi::{
     ArgValue, CType, CallResult, Callee, LoweredCall, Prototype, ResultForm, Scalar, emit_call,
@@ -327,28 +327,19 @@ impl VtableCallEmitter {
         self.construct(e, VtableOp::OptionInitNone, f as usize, option, &[]);
     }
 
-    /// `init_some` of the option at `option`, moving the value out of `value`.
-    pub fn option_init_some(
+    /// A constructor of `(uninit destination, value to move out of)`
+    /// (`init_some`, `init_ok`, `init_err`, `new_into`): builds at
+    /// `destination` from the value at `value`.
+    pub fn construct_from(
         &self,
         e: &mut FunctionEmitter,
-        f: OptionInitSomeFn,
-        option: Value,
+        op: VtableOp,
+        function: usize,
+        destination: Value,
         value: Value,
     ) {
         let value = Self::thin(e, value);
-        self.construct(e, VtableOp::OptionInitSome, f as usize, option, &[value]);
-    }
-
-    /// `new_into_fn` of the pointer at `this`, moving the pointee out of `value`.
-    pub fn pointer_new_into(
-        &self,
-        e: &mut FunctionEmitter,
-        f: NewIntoFn,
-        this: Value,
-        value: Value,
-    ) {
-        let value = Self::thin(e, value);
-        self.construct(e, VtableOp::PointerNewInto, f as usize, this, &[value]);
+        self.construct(e, op, function, destination, &[value]);
     }
 
     /// A call of `op` whose first argument is a thin facet pointer and whose

@@ -573,6 +573,26 @@ impl fmt::Debug for Plan {
 }
 
 impl Op {
+    /// The run of elements of a list, slice or array.
+    pub fn elements(&self) -> Option<&Elements> {
+        match self {
+            Op::List(op) => Some(&op.elements),
+            Op::Slice(op) => Some(&op.elements),
+            Op::Array(op) => Some(&op.elements),
+            _ => None,
+        }
+    }
+
+    /// As [`elements`](Self::elements), to change it (while lowering).
+    pub(crate) fn elements_mut(&mut self) -> Option<&mut Elements> {
+        match self {
+            Op::List(op) => Some(&mut op.elements),
+            Op::Slice(op) => Some(&mut op.elements),
+            Op::Array(op) => Some(&mut op.elements),
+            _ => None,
+        }
+    }
+
     fn fmt_with(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn fields(f: &mut fmt::Formatter<'_>, fields: &[FieldStep], indent: &str) -> fmt::Result {
             for field in fields {

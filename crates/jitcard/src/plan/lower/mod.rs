@@ -141,23 +141,21 @@ fn copy_runs_of_plain_records(nodes: &mut [Node]) {
         answer
     }
     let mut known = vec![None; nodes.len()];
+    mark_memory_is_wire(nodes, |nodes, run| {
+        run.stride != 0 && plain(nodes, run.node.index(), &mut known)
+    });
+}
+
+/// Marks as "memory is wire" every run of elements (of a list, slice or
+/// array) not marked yet for which `copied` holds.
+fn mark_memory_is_wire(nodes: &mut [Node], mut copied: impl FnMut(&[Node], &Elements) -> bool) {
     for index in 0..nodes.len() {
-        let element = match &nodes[index].op {
-            Op::List(op) => &op.elements,
-            Op::Slice(op) => &op.elements,
-            Op::Array(op) => &op.elements,
-            _ => continue,
-        };
-        if element.memory_is_wire || element.stride == 0 {
-            continue;
-        }
-        if plain(nodes, element.node.index(), &mut known) {
-            match &mut nodes[index].op {
-                Op::List(op) => op.elements.memory_is_wire = true,
-                Op::Slice(op) => op.elements.memory_is_wire = true,
-                Op::Array(op) => op.elements.memory_is_wire = true,
-                _ => {}
-            }
+        let mark = nodes[index]
+            .op
+            .elements()
+            .is_some_and(|run| !run.memory_is_wire && copied(nodes, run));
+        if let (true, Some(run)) = (mark, nodes[index].op.elements_mut()) {
+            run.memory_is_wire = true;
         }
     }
 }
@@ -196,25 +194,9 @@ fn skip_wire_free_zero_sized_runs(nodes: &mut [Node]) {
         answer
     }
     let mut known = vec![None; nodes.len()];
-    for index in 0..nodes.len() {
-        let element = match &nodes[index].op {
-            Op::List(op) => &op.elements,
-            Op::Slice(op) => &op.elements,
-            Op::Array(op) => &op.elements,
-            _ => continue,
-        };
-        if element.stride == 0 && !element.memory_is_wire {
-            let wire_free = writes_nothing(nodes, element.node.index(), &mut known);
-            if wire_free {
-                match &mut nodes[index].op {
-                    Op::List(op) => op.elements.memory_is_wire = true,
-                    Op::Slice(op) => op.elements.memory_is_wire = true,
-                    Op::Array(op) => op.elements.memory_is_wire = true,
-                    _ => {}
-                }
-            }
-        }
-    }
+    mark_memory_is_wire(nodes, |nodes, run| {
+        run.stride == 0 && writes_nothing(nodes, run.node.index(), &mut known)
+    });
 }
 
 struct Lowerer {
