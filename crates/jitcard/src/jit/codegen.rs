@@ -7,12 +7,12 @@
 //! function node reached from elsewhere is a direct call. Runs of fields with
 //! a bounded encoded size share one capacity check.
 
-use cranelift_codegen::ir::{FuncRef, InstBuilder, Value, types};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value, types};
 use cranelift_frontend::Switch;
-use facet_core::KnownPointer;
 
 use super::emit::FunctionEmitter;
-use super::facet_ptr::{THIN_META, UNTAG_MASK};
+use super::facet_ptr::{THIN_META, UNTAG_MASK, WIDE_TAG};
 use super::facts::PlanFacts;
 use super::runtime;
 use super::vtable_calls::VtableCallEmitter;
@@ -60,7 +60,7 @@ impl NodeEmitter<'_> {
         meta: Value,
         reserved: bool,
     ) {
-        if self.facts.own_function[id.index()] {
+        if self.facts.own_function[id] {
             let callee = self.functions[id.index()].expect("every function node is declared");
             e.call_compiled(callee, data, meta);
             return;
@@ -77,7 +77,7 @@ impl NodeEmitter<'_> {
         reserved: bool,
     ) {
         let reserved = reserved || {
-            match self.facts.max_size[id.index()] {
+            match self.facts.max_size[id] {
                 Some(bytes) => {
                     e.ensure_const(bytes);
                     true
@@ -102,16 +102,8 @@ impl NodeEmitter<'_> {
                 e.put_raw(bits);
             }
             Op::Char => {
-                let c = e.load(types::I32, data, 0);
-                let cur = e.cur();
-                let ptr = e.ptr;
-                let next = e.call_native(
-                    runtime::write_char as *const u8,
-                    &[ptr, types::I32],
-                    &[ptr],
-                    &[cur, c],
-                )[0];
-                e.set_cur(next);
+                let c = e.load_extended(types::I32, false, data);
+                e.put_char(c);
             }
             Op::Str(access) => {
                 let (bytes, len) = self.str_parts(e, *access, data, meta);
@@ -139,11 +131,26 @@ impl NodeEmitter<'_> {
             }
             Op::Enum(op) => self.enum_(e, id, op, data, reserved),
             Op::Option(op) => {
-                let value = self.calls.option_get_value(e, op.vtable.get_value, data);
+                let (is_some, value) = match self.facts.presence[id] {
+                    // Calibrated presence (see `presence`): one load and a
+                    // compare instead of `get_value`.
+                    Some(presence) => {
+                        let ty = int_type(presence.width);
+                        let word = e.load(ty, data, presence.offset);
+                        let none = e.b.ins().iconst(ty, presence.none as i64);
+                        let is_some = e.b.ins().icmp(IntCC::NotEqual, word, none);
+                        let value = e.b.ins().iadd_imm_u(data, presence.payload_offset as i64);
+                        (is_some, value)
+                    }
+                    None => {
+                        let value = self.calls.option_get_value(e, op.vtable.get_value, data);
+                        (value, value)
+                    }
+                };
                 let some = e.b.create_block();
                 let none = e.b.create_block();
                 let done = e.b.create_block();
-                e.b.ins().brif(value, some, &[], none, &[]);
+                e.b.ins().brif(is_some, some, &[], none, &[]);
                 e.b.switch_to_block(none);
                 if !reserved {
                     e.ensure_const(1);
@@ -187,28 +194,28 @@ impl NodeEmitter<'_> {
                 e.b.switch_to_block(done);
             }
             Op::Pointer(op) => {
-                let plain_pointer = op.pointee_sized
-                    && matches!(
-                        op.known,
-                        Some(
-                            KnownPointer::Box
-                                | KnownPointer::SharedReference
-                                | KnownPointer::ExclusiveReference
-                        )
-                    );
-                let (pointee, pointee_meta) = if plain_pointer {
-                    // `Box<T>`, `&T` and `&mut T` of a sized `T` are one
-                    // non-null pointer: a guarantee of the language.
-                    let ptr = e.ptr;
-                    (e.load(ptr, data, 0), e.iconst_ptr(THIN_META))
-                } else {
-                    self.calls.pointer_borrow(e, op.borrow, data)
+                let (pointee, pointee_meta) = match self.facts.pointer_layout[id] {
+                    // The pointee's address from the pointer's own words
+                    // (see `layout::pointer_layout`), as facet's words.
+                    Some(layout) => {
+                        let ptr = e.ptr;
+                        let address = e.load(ptr, data, layout.data_word);
+                        let address = e.b.ins().iadd_imm_u(address, layout.data_offset as i64);
+                        match layout.len_word {
+                            None => (address, e.iconst_ptr(THIN_META)),
+                            Some(len_word) => {
+                                let len = e.load(ptr, data, len_word);
+                                (e.b.ins().bor_imm_s(address, WIDE_TAG), len)
+                            }
+                        }
+                    }
+                    None => self.calls.pointer_borrow(e, op.borrow, data),
                 };
                 self.node(e, op.pointee, pointee, pointee_meta, reserved);
             }
             Op::List(op) => match op.vtable.as_ptr {
                 Some(as_ptr) => {
-                    let (elements, len) = match self.facts.vec_layout[id.index()] {
+                    let (elements, len) = match self.facts.vec_layout[id] {
                         Some(layout) => {
                             let ptr = e.ptr;
                             (
@@ -235,9 +242,10 @@ impl NodeEmitter<'_> {
                 }
             },
             Op::Slice(op) => {
-                let len = self.calls.slice_len(e, op.vtable.len, data, meta);
-                let elements = self.calls.slice_as_ptr(e, op.vtable.as_ptr, data, meta);
-                self.length_prefixed_run(e, &op.elements, elements, len);
+                // A slice is reached through facet's wide pointer: the
+                // tagged address and the length (see `facet_ptr`).
+                let elements = e.b.ins().band_imm_u(data, UNTAG_MASK);
+                self.length_prefixed_run(e, &op.elements, elements, meta);
             }
             Op::Array(op) => {
                 let len = e.iconst_ptr(op.len as i64);
@@ -272,10 +280,10 @@ impl NodeEmitter<'_> {
     }
 
     fn bounded(&self, id: NodeId) -> Option<usize> {
-        if self.facts.own_function[id.index()] {
+        if self.facts.own_function[id] {
             None
         } else {
-            self.facts.max_size[id.index()]
+            self.facts.max_size[id]
         }
     }
 
@@ -318,8 +326,13 @@ impl NodeEmitter<'_> {
         meta: Value,
     ) -> (Value, Value) {
         let ptr = e.ptr;
-        match (access, self.facts.string_layout) {
-            (StrAccess::String, Some(layout)) => (
+        let layout = match access {
+            StrAccess::String => self.facts.string_layout,
+            StrAccess::StrRef => self.facts.str_ref_layout,
+            StrAccess::Unsized => None,
+        };
+        match (access, layout) {
+            (StrAccess::String | StrAccess::StrRef, Some(layout)) => (
                 e.load(ptr, data, layout.ptr_offset),
                 e.load(ptr, data, layout.len_offset),
             ),
@@ -440,8 +453,7 @@ impl NodeEmitter<'_> {
             if !reserved {
                 e.ensure_const(wire::MAX_VARINT_U64_LEN);
             }
-            let tag = e.b.ins().iconst(types::I64, i64::from(variant.index));
-            e.put_varint(tag);
+            e.put_varint_const(u64::from(variant.index));
             for field in &variant.fields {
                 let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
                 let thin = e.iconst_ptr(THIN_META);
@@ -477,5 +489,15 @@ impl NodeEmitter<'_> {
         args.extend_from_slice(extra);
         let status = e.call_helper_writing(helper, &params, &args);
         e.check(status);
+    }
+}
+
+/// The integer type of `width` (1, 2, 4 or 8) bytes.
+fn int_type(width: u8) -> Type {
+    match width {
+        1 => types::I8,
+        2 => types::I16,
+        4 => types::I32,
+        _ => types::I64,
     }
 }

@@ -43,7 +43,7 @@ use super::vtable_calls::{Arg, VtableCallEmitter};
 use super::vtable_ops::VtableOp;
 use crate::interp::decode::cautious;
 use crate::plan::build::{Build, ListBuild, MapBuild, PointerBuild, SetBuild, StrPointer};
-use crate::plan::{Elements, FieldStep, IntKind, NodeId, Op, Plan};
+use crate::plan::{Elements, FieldStep, IntKind, NodeId, NodeMap, Op, Plan};
 use crate::wire::VarintWidth;
 
 /// Largest scratch value kept in the function's stack frame (larger ones
@@ -102,7 +102,7 @@ struct Scratch {
 /// Emits the body of one decode function node.
 pub(crate) struct DecodeEmitter<'p> {
     pub plan: &'p Plan,
-    pub own_function: &'p [bool],
+    pub own_function: &'p NodeMap<bool>,
     pub calls: VtableCallEmitter,
     /// The function node being emitted.
     pub function_node: NodeId,
@@ -112,7 +112,7 @@ pub(crate) struct DecodeEmitter<'p> {
     pub stack_scratch: Cell<u32>,
     /// Calibrated `Vec` layout of each list node (see [`layout`]), whose
     /// storage and length generated code then reaches without calls.
-    pub vec_layouts: &'p [Option<layout::PtrLenLayout>],
+    pub vec_layouts: &'p NodeMap<Option<layout::PtrLenLayout>>,
 }
 
 impl DecodeEmitter<'_> {
@@ -135,7 +135,7 @@ impl DecodeEmitter<'_> {
     /// `fail`: a call for function nodes, inline code otherwise.
     fn node(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, fail: Block) {
         crate::stack::with_room(crate::stack::RED_ZONE, || {
-            if self.own_function[id.index()] {
+            if self.own_function[id] {
                 let callee = self.functions[id.index()].expect("every function node is declared");
                 e.spill_cursor();
                 let ctx = e.ctx;
@@ -312,7 +312,7 @@ impl DecodeEmitter<'_> {
 
     /// The wire size of node `id` when it is fixed and built inline.
     fn fixed_size(&self, id: NodeId) -> Option<u64> {
-        if self.own_function[id.index()] {
+        if self.own_function[id] {
             return None;
         }
         match self.plan.node(id).op {
@@ -622,7 +622,7 @@ impl DecodeEmitter<'_> {
             (Op::Pointer(pointer), Some(Build::Pointer(PointerBuild::BoxInPlace)))
                 if pointer.known == Some(KnownPointer::Box)
                     && pointer.pointee_sized
-                    && !self.own_function[op.some.index()]
+                    && !self.own_function[op.some]
                     && layout::option_box_is_pointer(self.plan.node(id).shape, op.vtable) =>
             {
                 Some(pointer.pointee)
@@ -1165,7 +1165,7 @@ impl DecodeEmitter<'_> {
         how: &ListBuild,
         list: Value,
     ) -> Value {
-        if let Some(layout) = self.vec_layouts[id.index()] {
+        if let Some(layout) = self.vec_layouts[id] {
             let ptr = e.ptr;
             return e.load(ptr, list, layout.ptr_offset);
         }
@@ -1188,7 +1188,7 @@ impl DecodeEmitter<'_> {
         list: Value,
         len: Value,
     ) {
-        if let Some(layout) = self.vec_layouts[id.index()] {
+        if let Some(layout) = self.vec_layouts[id] {
             e.b.ins().store(flags(), len, list, layout.len_offset);
             return;
         }

@@ -14,6 +14,7 @@ use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, Variable};
 
 use super::runtime::{CTX_CUR, CTX_DEPTH_LEFT, CTX_END, CTX_STACK_LIMIT};
+use crate::wire;
 
 /// One function being generated: the builder plus the registers that hold
 /// the context, the cursor and the capacity end.
@@ -290,34 +291,155 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.switch_to_block(done);
     }
 
+    /// Writes the `char` whose code point is `c` (an `i64`, from a live
+    /// `char`, so valid) as postcard does: its UTF-8 length as one byte,
+    /// then its 1 to 4 UTF-8 bytes. The caller has ensured 5 bytes: all
+    /// five are stored, the cursor advances past the encoding only.
+    pub fn put_char(&mut self, c: Value) {
+        let done = self.b.create_block();
+        let packed = self.b.append_block_param(done, types::I64);
+        let written = self.b.append_block_param(done, types::I64);
+        // (code points below, UTF-8 length, lead byte marker)
+        let classes: [(i64, i64, i64); 4] = [
+            (0x80, 1, 0),
+            (0x800, 2, 0xC0),
+            (0x1_0000, 3, 0xE0),
+            (i64::MAX, 4, 0xF0),
+        ];
+        let mut pending;
+        for (below, len, lead) in classes {
+            if below != i64::MAX {
+                let this = self.b.create_block();
+                let next = self.b.create_block();
+                let fits = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, c, below);
+                self.b.ins().brif(fits, this, &[], next, &[]);
+                self.b.switch_to_block(this);
+                pending = Some(next);
+            } else {
+                pending = None;
+            }
+            // Byte 0 is the length; byte i (1..=len) holds bits
+            // 6 * (len - i) and up of `c`, under the lead marker or 0x80.
+            let mut word = self.b.ins().iconst(types::I64, len);
+            for i in 1..=len {
+                let shift = 6 * (len - i);
+                let bits = self.b.ins().ushr_imm_u(c, shift);
+                let (mask, marker) = if i == 1 {
+                    (if len == 1 { 0x7F } else { 0x3F >> (len - 1) }, lead)
+                } else {
+                    (0x3F, 0x80)
+                };
+                let bits = self.b.ins().band_imm_u(bits, mask);
+                let byte = self.b.ins().bor_imm_u(bits, marker);
+                let placed = self.b.ins().ishl_imm_u(byte, 8 * i);
+                word = self.b.ins().bor(word, placed);
+            }
+            let total = self.b.ins().iconst(types::I64, len + 1);
+            self.b.ins().jump(done, &[word.into(), total.into()]);
+            // The next class is tested where this one did not fit; the last
+            // class takes every code point left.
+            if let Some(next) = pending {
+                self.b.switch_to_block(next);
+            }
+        }
+        self.b.switch_to_block(done);
+        let cur = self.b.use_var(self.cur);
+        let low = self.b.ins().ireduce(types::I32, packed);
+        let high = self.b.ins().ushr_imm_u(packed, 32);
+        let high = self.b.ins().ireduce(types::I8, high);
+        self.b.ins().store(flags(), low, cur, 0);
+        self.b.ins().store(flags(), high, cur, 4);
+        self.advance(written);
+    }
+
+    /// Writes the constant `value` as a LEB128 varint (its bytes known now:
+    /// no loop); the caller has ensured its length.
+    pub fn put_varint_const(&mut self, value: u64) {
+        let mut bytes = [0u8; wire::MAX_VARINT_U64_LEN];
+        let len = wire::encode_varint_u64(value, &mut bytes);
+        for &byte in &bytes[..len] {
+            self.put_const_byte(byte);
+        }
+    }
+
     /// Copies `bytes` bytes from `src` to the cursor and advances; the
     /// caller has ensured the room.
     ///
-    /// Copies of 8 to 16 bytes (most strings) are inline: the first and the
-    /// last 8 bytes, possibly overlapping, so no byte outside
-    /// `[src, src + bytes)` is read; other lengths call `memcpy`.
+    /// Copies of up to 16 bytes (most strings) are inline: 8 to 16 bytes as
+    /// the first and the last 8 bytes, possibly overlapping; 4 to 7 bytes
+    /// likewise with 4-byte words; 1 to 3 bytes as the first, middle and
+    /// last byte. No byte outside `[src, src + bytes)` is read and none
+    /// outside the copy's destination written. Longer copies call `memcpy`.
     pub fn put_copy(&mut self, src: Value, bytes: Value) {
         let cur = self.b.use_var(self.cur);
-        let inline = self.b.create_block();
+        let words8 = self.b.create_block();
+        let not8 = self.b.create_block();
+        let small = self.b.create_block();
+        let words4 = self.b.create_block();
+        let not4 = self.b.create_block();
+        let bytes3 = self.b.create_block();
         let call = self.b.create_block();
         let done = self.b.create_block();
+        // Two possibly overlapping words of `ty` at the start and the end.
+        let ends = |e: &mut Self, ty: Type| {
+            let size = i64::from(ty.bytes());
+            let from_end = e.b.ins().iadd_imm_s(bytes, -size);
+            let src_tail = e.b.ins().iadd(src, from_end);
+            let dst_tail = e.b.ins().iadd(cur, from_end);
+            let head = e.b.ins().load(ty, flags(), src, 0);
+            let tail = e.b.ins().load(ty, flags(), src_tail, 0);
+            e.b.ins().store(flags(), head, cur, 0);
+            e.b.ins().store(flags(), tail, dst_tail, 0);
+            e.b.ins().jump(done, &[]);
+        };
         let from_8 = self.b.ins().iadd_imm_s(bytes, -8);
-        let short = self
+        let in_8_16 = self
             .b
             .ins()
             .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_8, 8);
-        self.b.ins().brif(short, inline, &[], call, &[]);
+        self.b.ins().brif(in_8_16, words8, &[], not8, &[]);
+
+        self.b.switch_to_block(words8);
+        ends(self, types::I64);
+
+        self.b.switch_to_block(not8);
+        let under_8 = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, bytes, 8);
+        self.b.ins().brif(under_8, small, &[], call, &[]);
+
         self.b.switch_to_block(call);
         self.b.call_memcpy(self.frontend, cur, src, bytes);
         self.b.ins().jump(done, &[]);
-        self.b.switch_to_block(inline);
-        let src_tail = self.b.ins().iadd(src, from_8);
-        let dst_tail = self.b.ins().iadd(cur, from_8);
-        let head = self.b.ins().load(types::I64, flags(), src, 0);
-        let tail = self.b.ins().load(types::I64, flags(), src_tail, 0);
-        self.b.ins().store(flags(), head, cur, 0);
-        self.b.ins().store(flags(), tail, dst_tail, 0);
+
+        self.b.switch_to_block(small);
+        let from_4 = self.b.ins().iadd_imm_s(bytes, -4);
+        let in_4_7 = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_4, 3);
+        self.b.ins().brif(in_4_7, words4, &[], not4, &[]);
+
+        self.b.switch_to_block(words4);
+        ends(self, types::I32);
+
+        self.b.switch_to_block(not4);
+        self.b.ins().brif(bytes, bytes3, &[], done, &[]);
+
+        self.b.switch_to_block(bytes3);
+        let half = self.b.ins().ushr_imm_u(bytes, 1);
+        let last = self.b.ins().iadd_imm_s(bytes, -1);
+        for at in [None, Some(half), Some(last)] {
+            let (from, to) = match at {
+                None => (src, cur),
+                Some(offset) => (
+                    self.b.ins().iadd(src, offset),
+                    self.b.ins().iadd(cur, offset),
+                ),
+            };
+            let byte = self.b.ins().load(types::I8, flags(), from, 0);
+            self.b.ins().store(flags(), byte, to, 0);
+        }
         self.b.ins().jump(done, &[]);
+
         self.b.switch_to_block(done);
         self.advance(bytes);
     }

@@ -20,9 +20,12 @@ use facet_core::PtrConst;
 /// The metadata word of a thin pointer (to a sized value).
 pub(crate) const THIN_META: i64 = 0;
 
-/// Mask that clears facet's wide-pointer tag (bit 63) from a data word,
-/// leaving the address.
-pub(crate) const UNTAG_MASK: i64 = !(1i64 << 63);
+/// facet's wide-pointer tag (bit 63 of the data word).
+pub(crate) const WIDE_TAG: i64 = 1i64 << 63;
+
+/// Mask that clears facet's wide-pointer tag from a data word, leaving the
+/// address.
+pub(crate) const UNTAG_MASK: i64 = !WIDE_TAG;
 
 /// facet's three pointer types (`PtrConst`, `PtrMut`, `PtrUninit`), which
 /// share one representation: the two words described above.
@@ -109,6 +112,28 @@ mod tests {
         assert_eq!(p.raw_ptr(), text.as_ptr());
         // SAFETY: the words were taken from a pointer to `text`.
         assert_eq!(unsafe { p.get::<str>() }, "four");
+    }
+
+    #[test]
+    fn a_slice_pointer_is_the_tagged_address_and_the_element_count() {
+        let values = [1u32, 2, 3];
+        let slice: &[u32] = &values;
+        let p = from_words(
+            (slice.as_ptr() as usize | WIDE_TAG as usize) as *const u8,
+            slice.len(),
+        );
+        assert_eq!(words(PtrConst::new(slice as *const [u32])), words(p));
+        let Def::Slice(def) = <[u32] as Facet>::SHAPE.def else {
+            panic!("[u32] is a slice def");
+        };
+        // SAFETY: `p` points to a live `[u32]`, the vtable's type.
+        unsafe {
+            assert_eq!((def.vtable.len)(p), 3);
+            assert_eq!(
+                (def.vtable.as_ptr)(p).raw_ptr(),
+                slice.as_ptr().cast::<u8>()
+            );
+        }
     }
 
     #[test]

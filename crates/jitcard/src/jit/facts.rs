@@ -1,7 +1,9 @@
 //! What code generation needs to know about a plan before emitting any
 //! function: which nodes get a function of their own, the bounded encoded
 //! size of each node (for shared capacity checks), and the calibrated
-//! layouts it may load inline. Analysis only; [`super::codegen`] emits.
+//! layouts it may load inline (strings, vectors, pointers, option presence).
+//! Analysis only, every answer keyed by [`NodeId`]; [`super::codegen`] and
+//! [`super::decode_codegen`] emit.
 //!
 //! **Functions.** Everything is inlined into the function of the nearest
 //! enclosing function node, except:
@@ -15,54 +17,68 @@
 //!   paths through them, while small shared nodes (an `Option<String>` in
 //!   ten fields) stay inline where they are fastest.
 
-use super::layout::{self, PtrLenLayout};
-use crate::plan::{IntKind, NodeId, Op, Plan, children};
+use super::layout::{self, PointerLayout, PtrLenLayout};
+use super::presence::{self, KnownLayouts, Presence};
+use crate::plan::{IntKind, NodeId, NodeMap, Op, Plan, children};
 use crate::wire;
 
 /// Facts about the plan that code generation needs for every function.
 pub(crate) struct PlanFacts {
     /// Nodes that get a function of their own.
-    pub own_function: Vec<bool>,
+    pub own_function: NodeMap<bool>,
     /// Upper bound of each node's encoded size, when bounded and free of
     /// calls that write (so one capacity check can cover it).
-    pub max_size: Vec<Option<usize>>,
+    pub max_size: NodeMap<Option<usize>>,
     /// Calibrated `Vec` layout of each contiguous list node.
-    pub vec_layout: Vec<Option<PtrLenLayout>>,
+    pub vec_layout: NodeMap<Option<PtrLenLayout>>,
     /// Calibrated `String` layout on this host.
     pub string_layout: Option<PtrLenLayout>,
+    /// Calibrated `&str` layout on this host.
+    pub str_ref_layout: Option<PtrLenLayout>,
+    /// Where each pointer node's pointee is, when known without a call.
+    pub pointer_layout: NodeMap<Option<PointerLayout>>,
+    /// How each option node tells `None` from `Some` without a call.
+    pub presence: NodeMap<Option<Presence>>,
 }
 
 impl PlanFacts {
     pub fn of(plan: &Plan) -> PlanFacts {
-        let n = plan.nodes().len();
-        let mut own_function: Vec<bool> = (0..n)
-            .map(|index| plan.is_recursive(NodeId::from_index(index)))
-            .collect();
-        own_function[plan.root().index()] = true;
-        for node in plan.nodes() {
-            match &node.op {
-                Op::Set(op) => own_function[op.element.index()] = true,
+        let mut own_function = NodeMap::of(plan, |id| plan.is_recursive(id));
+        own_function[plan.root()] = true;
+        for id in plan.ids() {
+            match &plan.node(id).op {
+                Op::Set(op) => own_function[op.element] = true,
                 Op::Map(op) => {
-                    own_function[op.key.index()] = true;
-                    own_function[op.value.index()] = true;
+                    own_function[op.key] = true;
+                    own_function[op.value] = true;
                 }
-                Op::List(op) if op.vtable.as_ptr.is_none() => {
-                    own_function[op.elements.node.index()] = true
-                }
+                Op::List(op) if op.vtable.as_ptr.is_none() => own_function[op.elements.node] = true,
                 _ => {}
             }
         }
         outline_large_shared_nodes(plan, &mut own_function);
-        let mut sizes = vec![None; n];
-        let max_size = (0..n)
-            .map(|index| bounded_size(plan, &own_function, NodeId::from_index(index), &mut sizes))
-            .collect();
+        let max_size = bounded_sizes(plan, &own_function);
         let vec_layout = vec_layouts(plan);
+        let string_layout = layout::string_layout();
+        let str_ref_layout = layout::str_ref_layout();
+        let pointer_layout = pointer_layouts(plan);
+        let presence = presence::presences(
+            plan,
+            &KnownLayouts {
+                string: string_layout,
+                str_ref: str_ref_layout,
+                vecs: &vec_layout,
+                pointers: &pointer_layout,
+            },
+        );
         PlanFacts {
             own_function,
             max_size,
             vec_layout,
-            string_layout: layout::string_layout(),
+            string_layout,
+            str_ref_layout,
+            pointer_layout,
+            presence,
         }
     }
 }
@@ -71,11 +87,9 @@ impl PlanFacts {
 /// plan's recursive nodes, and large shared nodes (as for encoding; the
 /// items of sets and maps are built by the interpreter, see
 /// [`super::decode_codegen`]).
-pub(crate) fn decode_functions(plan: &Plan) -> Vec<bool> {
-    let mut own_function: Vec<bool> = (0..plan.nodes().len())
-        .map(|index| plan.is_recursive(NodeId::from_index(index)))
-        .collect();
-    own_function[plan.root().index()] = true;
+pub(crate) fn decode_functions(plan: &Plan) -> NodeMap<bool> {
+    let mut own_function = NodeMap::of(plan, |id| plan.is_recursive(id));
+    own_function[plan.root()] = true;
     // Elements of lists that are records, enums or lists themselves: one
     // call per element costs little beside building it, and smaller
     // functions compile much faster (register allocation grows faster than
@@ -88,7 +102,7 @@ pub(crate) fn decode_functions(plan: &Plan) -> Vec<bool> {
                 Op::Fields(_) | Op::Enum(_) | Op::List(_)
             )
         {
-            own_function[op.elements.node.index()] = true;
+            own_function[op.elements.node] = true;
         }
     }
     outline_large_shared_nodes(plan, &mut own_function);
@@ -96,16 +110,24 @@ pub(crate) fn decode_functions(plan: &Plan) -> Vec<bool> {
 }
 
 /// The calibrated `Vec` layout of each contiguous list node.
-pub(crate) fn vec_layouts(plan: &Plan) -> Vec<Option<PtrLenLayout>> {
-    plan.nodes()
-        .iter()
-        .map(|node| match (&node.op, node.shape.def) {
+pub(crate) fn vec_layouts(plan: &Plan) -> NodeMap<Option<PtrLenLayout>> {
+    NodeMap::of(plan, |id| {
+        let node = plan.node(id);
+        match (&node.op, node.shape.def) {
             (Op::List(op), facet_core::Def::List(def)) if op.vtable.as_ptr.is_some() => {
                 layout::vec_layout(node.shape, &def)
             }
             _ => None,
-        })
-        .collect()
+        }
+    })
+}
+
+/// The calibrated layout of each pointer node (see [`layout::pointer_layout`]).
+pub(crate) fn pointer_layouts(plan: &Plan) -> NodeMap<Option<PointerLayout>> {
+    NodeMap::of(plan, |id| match &plan.node(id).op {
+        Op::Pointer(op) => layout::pointer_layout(plan.node(id).shape, plan.node(op.pointee).shape),
+        _ => None,
+    })
 }
 
 /// Estimated IR size of a node that is used more than once, above which it
@@ -139,19 +161,18 @@ fn own_cost(op: &Op) -> usize {
 /// (with its own outlined descendants as calls) exceeds
 /// [`SHARED_INLINE_BUDGET`]. Bottom-up, so a node's cost already counts its
 /// outlined children as calls.
-fn outline_large_shared_nodes(plan: &Plan, own_function: &mut [bool]) {
-    let n = plan.nodes().len();
-    let mut uses = vec![0usize; n];
-    for index in 0..n {
-        for child in children(plan, NodeId::from_index(index)) {
-            uses[child.index()] += 1;
+fn outline_large_shared_nodes(plan: &Plan, own_function: &mut NodeMap<bool>) {
+    let mut uses = NodeMap::filled(plan, 0usize);
+    for id in plan.ids() {
+        for child in children(plan, id) {
+            uses[child] += 1;
         }
     }
     struct Outliner<'a> {
         plan: &'a Plan,
-        uses: Vec<usize>,
-        own_function: &'a mut [bool],
-        inline_cost: Vec<Option<usize>>,
+        uses: NodeMap<usize>,
+        own_function: &'a mut NodeMap<bool>,
+        inline_cost: NodeMap<Option<usize>>,
     }
     impl Outliner<'_> {
         /// Cost of `id`'s code with its children inlined or called.
@@ -169,38 +190,39 @@ fn outline_large_shared_nodes(plan: &Plan, own_function: &mut [bool]) {
             crate::stack::with_room(crate::stack::RED_ZONE, || self.at_use_here(id))
         }
         fn at_use_here(&mut self, id: NodeId) -> usize {
-            if self.own_function[id.index()] {
+            if self.own_function[id] {
                 return CALL_COST;
             }
-            let cost = match self.inline_cost[id.index()] {
+            let cost = match self.inline_cost[id] {
                 Some(cost) => cost,
                 None => {
                     // Acyclic: every cycle passes through a recursive node,
                     // which already has its own function.
                     let cost = self.body(id);
-                    self.inline_cost[id.index()] = Some(cost);
-                    if self.uses[id.index()] > 1 && cost > SHARED_INLINE_BUDGET {
-                        self.own_function[id.index()] = true;
+                    self.inline_cost[id] = Some(cost);
+                    if self.uses[id] > 1 && cost > SHARED_INLINE_BUDGET {
+                        self.own_function[id] = true;
                     }
                     cost
                 }
             };
-            if self.own_function[id.index()] {
+            if self.own_function[id] {
                 CALL_COST
             } else {
                 cost
             }
         }
     }
-    let functions: Vec<NodeId> = (0..n)
-        .filter(|&index| own_function[index])
-        .map(NodeId::from_index)
+    let functions: Vec<NodeId> = own_function
+        .iter()
+        .filter(|(_, own)| **own)
+        .map(|(id, _)| id)
         .collect();
     let mut outliner = Outliner {
         plan,
         uses,
         own_function,
-        inline_cost: vec![None; n],
+        inline_cost: NodeMap::filled(plan, None),
     };
     for id in functions {
         outliner.body(id);
@@ -215,22 +237,31 @@ const MAX_BOUNDED_ARRAY: usize = 64;
 /// treated as unbounded (checked piecewise).
 const MAX_RESERVED: usize = 64 * 1024;
 
-/// The bounded encoded size of `id` when inlined (`None` when unbounded or
-/// when it calls a function that writes), memoized in `sizes`.
+/// The bounded encoded size of every node when inlined (`None` when
+/// unbounded or when it calls a function that writes).
+fn bounded_sizes(plan: &Plan, own_function: &NodeMap<bool>) -> NodeMap<Option<usize>> {
+    let mut sizes = NodeMap::filled(plan, None);
+    for id in plan.ids() {
+        bounded_size(plan, own_function, id, &mut sizes);
+    }
+    NodeMap::of(plan, |id| sizes[id].flatten())
+}
+
+/// The bounded encoded size of `id` when inlined, memoized in `sizes`.
 fn bounded_size(
     plan: &Plan,
-    own_function: &[bool],
+    own_function: &NodeMap<bool>,
     id: NodeId,
-    sizes: &mut Vec<Option<Option<usize>>>,
+    sizes: &mut NodeMap<Option<Option<usize>>>,
 ) -> Option<usize> {
-    if let Some(known) = sizes[id.index()] {
+    if let Some(known) = sizes[id] {
         return known;
     }
     // Provisional answer while `id` is being sized: a cycle (which only
     // passes through function nodes, sized as `None`) is unbounded.
-    sizes[id.index()] = Some(None);
+    sizes[id] = Some(None);
     let mut size = |child: NodeId| {
-        if own_function[child.index()] {
+        if own_function[child] {
             None
         } else {
             // Recurses once per level of type nesting.
@@ -267,7 +298,7 @@ fn bounded_size(
     };
     // A larger bound would reserve more than values of the type usually need.
     let result = result.filter(|&bytes| bytes <= MAX_RESERVED);
-    sizes[id.index()] = Some(result);
+    sizes[id] = Some(result);
     result
 }
 

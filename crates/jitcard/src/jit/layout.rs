@@ -24,11 +24,35 @@
 //! elements itself (`Box<[T]>` owns an allocation of exactly
 //! `Layout::array::<T>(len)` from the global allocator) and writes the two
 //! words; where calibration fails it keeps the slice builder.
+//!
+//! **Pointers** ([`pointer_layout`]): where a std pointer's pointee starts,
+//! so an encoder dereferences it without facet's `borrow` call.
+//! - `Box<T>`, `&T`, `&mut T` of a sized `T` are one word, the pointee's
+//!   address (a language guarantee).
+//! - `Arc<T>` and `Rc<T>` of a sized `T` are one word, the address of std's
+//!   `ArcInner`/`RcInner`, which is `#[repr(C)] { strong, weak, data: T }`
+//!   (std source; it is `repr(C)` so that `from_raw` can compute the same
+//!   offset): the pointee starts at two words rounded up to `align_of::<T>()`,
+//!   an offset that depends on nothing but `T`'s alignment. It is measured
+//!   (`Arc::as_ptr` minus the pointer word) on a probe type of that
+//!   alignment, checked against the `repr(C)` rule, and used only for
+//!   alignments this module has a probe for.
+//! - The wide forms (`Box<str>`, `&[T]`, `Arc<str>`, `Rc<[T]>`, ...) are two
+//!   words, an address and the length, in an order Rust does not promise: it
+//!   is found on a probe of the same pointer kind (the word equal to the
+//!   length, and the other word, which plus the offset above is `as_ptr`).
+//!
+//! In each case the data word of a valid pointer is never null (the address
+//! of a value or of an allocation), which [`super::presence`] uses as the
+//! niche of `Option<pointer>`.
 
 use std::ptr;
 use std::sync::OnceLock;
 
-use facet_core::{ListDef, OptionVTable, PtrConst, PtrUninit, Shape};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use facet_core::{Def, KnownPointer, ListDef, OptionVTable, PtrConst, PtrUninit, Shape};
 
 /// Where a value's data pointer and length live, as byte offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,4 +249,306 @@ pub(crate) fn boxed_slice_layout(
     };
     let first = probe(2)?;
     (probe(3)? == first).then_some(first)
+}
+
+impl PtrLenLayout {
+    /// The capacity word of a three-word `String`/`Vec` layout found by
+    /// [`locate`] (the word that is neither the pointer nor the length).
+    pub fn capacity_offset(self) -> i32 {
+        3 * WORD as i32 - self.ptr_offset - self.len_offset
+    }
+}
+
+/// Where a pointer's pointee starts (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PointerLayout {
+    /// Offset of the word holding the address.
+    pub data_word: i32,
+    /// Offset of the length word of a wide pointer (`None`: thin).
+    pub len_word: Option<i32>,
+    /// Bytes from that address to the pointee (the reference counts of
+    /// `Arc`/`Rc`; 0 otherwise).
+    pub data_offset: i32,
+}
+
+/// The pointer kinds [`pointer_layout`] knows, by how they are built.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PointerKind {
+    /// `Box`, `&`, `&mut`: the address is the pointee's.
+    Plain,
+    Arc,
+    Rc,
+}
+
+/// The layout of the std pointer `shape` to `pointee`, when this module
+/// knows it (see the module doc); `None` keeps facet's `borrow` call.
+pub(crate) fn pointer_layout(
+    shape: &'static Shape,
+    pointee: &'static Shape,
+) -> Option<PointerLayout> {
+    let Def::Pointer(def) = shape.def else {
+        return None;
+    };
+    let kind = match def.known? {
+        KnownPointer::Box if shape.module_path == Some("alloc::boxed") => PointerKind::Plain,
+        KnownPointer::SharedReference | KnownPointer::ExclusiveReference => PointerKind::Plain,
+        KnownPointer::Arc if shape.module_path == Some("alloc::sync") => PointerKind::Arc,
+        KnownPointer::Rc if shape.module_path == Some("alloc::rc") => PointerKind::Rc,
+        _ => return None,
+    };
+    let size = shape.layout.sized_layout().ok()?.size();
+    if let Ok(layout) = pointee.layout.sized_layout() {
+        if size != WORD {
+            return None;
+        }
+        let data_offset = match kind {
+            PointerKind::Plain => 0,
+            PointerKind::Arc | PointerKind::Rc => counted_offset(kind, layout.align())?,
+        };
+        return Some(PointerLayout {
+            data_word: 0,
+            len_word: None,
+            data_offset,
+        });
+    }
+    // `str` or `[T]`: the alignment of an element.
+    let align = match pointee.def {
+        Def::Slice(slice) => slice.t.layout.sized_layout().ok()?.align(),
+        _ if pointee.id == <str as facet_core::Facet>::SHAPE.id => 1,
+        _ => return None,
+    };
+    if size != 2 * WORD {
+        return None;
+    }
+    let (data_word, len_word) = wide_words(kind, align)?;
+    let data_offset = match kind {
+        PointerKind::Plain => 0,
+        PointerKind::Arc | PointerKind::Rc => counted_offset(kind, align)?,
+    };
+    Some(PointerLayout {
+        data_word,
+        len_word: Some(len_word),
+        data_offset,
+    })
+}
+
+/// The words of a `&str` (address, length; see the module doc).
+pub(crate) fn str_ref_layout() -> Option<PtrLenLayout> {
+    let (data_word, len_word) = wide_words(PointerKind::Plain, 1)?;
+    Some(PtrLenLayout {
+        ptr_offset: data_word,
+        len_offset: len_word,
+    })
+}
+
+/// Probe pointees of each alignment a counted pointer may be calibrated for.
+macro_rules! aligned_probes {
+    ($($name:ident = $align:literal),*) => {
+        $(
+            #[derive(Clone, Copy, Default)]
+            #[repr(align($align))]
+            struct $name(#[allow(dead_code)] u8);
+        )*
+        /// Runs `$probe::<P>()` with the probe type of alignment `align`.
+        macro_rules! with_probe {
+            ($align_value:expr, $probe:ident) => {
+                match $align_value {
+                    $($align => $probe::<$name>(),)*
+                    _ => None,
+                }
+            };
+        }
+    };
+}
+aligned_probes!(A1 = 1, A2 = 2, A4 = 4, A8 = 8, A16 = 16, A32 = 32, A64 = 64);
+
+/// Index of `align` among the probed alignments.
+fn align_slot(align: usize) -> Option<usize> {
+    (align.is_power_of_two() && align <= 64).then(|| align.trailing_zeros() as usize)
+}
+
+/// The calibrated pointee offset of `Arc<T>`/`Rc<T>` for a `T` of
+/// alignment `align`, checked against the `repr(C)` rule.
+fn counted_offset(kind: PointerKind, align: usize) -> Option<i32> {
+    static ARC: [OnceLock<Option<i32>>; 7] = [const { OnceLock::new() }; 7];
+    static RC: [OnceLock<Option<i32>>; 7] = [const { OnceLock::new() }; 7];
+    fn arc<P: Copy + Default + 'static>() -> Option<i32> {
+        let probe = Arc::new(P::default());
+        // SAFETY: `Arc<P>` of a sized `P` is one word (checked by the
+        // caller's size test on the real shape and here); reading it as a
+        // `usize` does not create or drop an `Arc`.
+        let word: usize = unsafe { core::mem::transmute_copy(&probe) };
+        (size_of::<Arc<P>>() == WORD)
+            .then(|| Arc::as_ptr(&probe) as usize - word)?
+            .try_into()
+            .ok()
+    }
+    fn rc<P: Copy + Default + 'static>() -> Option<i32> {
+        let probe = Rc::new(P::default());
+        // SAFETY: as for `arc`.
+        let word: usize = unsafe { core::mem::transmute_copy(&probe) };
+        (size_of::<Rc<P>>() == WORD)
+            .then(|| Rc::as_ptr(&probe) as usize - word)?
+            .try_into()
+            .ok()
+    }
+    let slot = align_slot(align)?;
+    let cell = match kind {
+        PointerKind::Arc => &ARC[slot],
+        PointerKind::Rc => &RC[slot],
+        PointerKind::Plain => return Some(0),
+    };
+    *cell.get_or_init(|| {
+        let measured = match kind {
+            PointerKind::Arc => with_probe!(align, arc),
+            _ => with_probe!(align, rc),
+        }?;
+        let rule = (2 * WORD).next_multiple_of(align) as i32;
+        (measured == rule).then_some(measured)
+    })
+}
+
+/// The (address, length) word offsets of a wide pointer of `kind` to
+/// elements of alignment `align`, found on a probe of three elements.
+fn wide_words(kind: PointerKind, align: usize) -> Option<(i32, i32)> {
+    fn words_of<W>(pointer: &W) -> [usize; 2] {
+        assert_eq!(size_of::<W>(), 2 * WORD);
+        // SAFETY: a wide pointer is two words (asserted); reading them does
+        // not create or drop a pointer.
+        unsafe { core::mem::transmute_copy(pointer) }
+    }
+    fn find(words: [usize; 2], len: usize, address: usize) -> Option<(i32, i32)> {
+        match words {
+            [a, b] if a == len && b == address && a != b => Some((WORD as i32, 0)),
+            [a, b] if b == len && a == address && a != b => Some((0, WORD as i32)),
+            _ => None,
+        }
+    }
+    fn plain<P: Copy + Default + 'static>() -> Option<(i32, i32)> {
+        let elements = [P::default(); 3];
+        let slice: &[P] = &elements;
+        let boxed: Box<[P]> = Box::new(elements);
+        let a = find(words_of(&slice), 3, slice.as_ptr() as usize)?;
+        let b = find(words_of(&boxed), 3, boxed.as_ptr() as usize)?;
+        (a == b).then_some(a)
+    }
+    fn arc<P: Copy + Default + 'static>() -> Option<(i32, i32)> {
+        let shared: Arc<[P]> = Arc::new([P::default(); 3]);
+        let words = words_of(&shared);
+        let offset = (2 * WORD).next_multiple_of(align_of::<P>());
+        let address = (shared.as_ptr() as usize).checked_sub(offset)?;
+        find(words, 3, address)
+    }
+    fn rc<P: Copy + Default + 'static>() -> Option<(i32, i32)> {
+        let shared: Rc<[P]> = Rc::new([P::default(); 3]);
+        let words = words_of(&shared);
+        let offset = (2 * WORD).next_multiple_of(align_of::<P>());
+        let address = (shared.as_ptr() as usize).checked_sub(offset)?;
+        find(words, 3, address)
+    }
+    static CELLS: [[OnceLock<Option<(i32, i32)>>; 7]; 3] =
+        [const { [const { OnceLock::new() }; 7] }; 3];
+    let slot = align_slot(align)?;
+    let row = match kind {
+        PointerKind::Plain => 0,
+        PointerKind::Arc => 1,
+        PointerKind::Rc => 2,
+    };
+    *CELLS[row][slot].get_or_init(|| match kind {
+        PointerKind::Plain => with_probe!(align, plain),
+        PointerKind::Arc => with_probe!(align, arc),
+        PointerKind::Rc => with_probe!(align, rc),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use facet::Facet;
+    use facet_core::{Def, PtrConst};
+
+    use super::*;
+    use crate::jit::facet_ptr;
+
+    #[derive(Facet, Clone, Copy, Default)]
+    #[repr(align(16))]
+    struct Wide16(u8);
+
+    /// The pointee words computed from `layout` equal facet's `borrow`.
+    fn agrees<P: Facet<'static>>(value: &P) {
+        let Def::Pointer(def) = P::SHAPE.def else {
+            panic!("{} is a pointer", P::SHAPE)
+        };
+        let pointee = def.pointee().expect("a pointee shape");
+        let layout = pointer_layout(P::SHAPE, pointee)
+            .unwrap_or_else(|| panic!("{} has a calibrated layout", P::SHAPE));
+        let base = (value as *const P).cast::<u8>();
+        let word = |offset: i32| {
+            // SAFETY: the offset is one of the pointer's words (calibrated).
+            unsafe { base.add(offset as usize).cast::<usize>().read() }
+        };
+        let address = word(layout.data_word) + layout.data_offset as usize;
+        let expected = facet_ptr::words(
+            // SAFETY: `borrow` belongs to `P`'s shape and gets a live `P`.
+            unsafe { (def.vtable.borrow_fn.expect("borrowable"))(PtrConst::new(base)) },
+        );
+        match layout.len_word {
+            None => assert_eq!((address as *const u8, 0), expected, "{}", P::SHAPE),
+            Some(len) => assert_eq!(
+                (
+                    (address | facet_ptr::WIDE_TAG as usize) as *const u8,
+                    word(len)
+                ),
+                expected,
+                "{}",
+                P::SHAPE
+            ),
+        }
+    }
+
+    #[test]
+    fn pointer_layouts_agree_with_facets_borrow() {
+        agrees(&Box::new(7u64));
+        agrees(&Arc::new(7u16));
+        agrees(&Rc::new(7u64));
+        agrees(&Arc::new(Wide16(3)));
+        agrees(&Rc::new([Wide16(1); 3]));
+        agrees::<Arc<str>>(&Arc::from("shared"));
+        agrees::<Rc<str>>(&Rc::from("counted"));
+        agrees::<Box<str>>(&Box::from("boxed"));
+        agrees::<Box<[u8]>>(&vec![1u8, 2, 3].into_boxed_slice());
+        agrees::<Arc<[u64]>>(&Arc::from(vec![1u64, 2]));
+        agrees::<Rc<[u32]>>(&Rc::from(vec![1u32, 2, 3, 4]));
+        agrees::<Arc<[Wide16]>>(&Arc::from(vec![Wide16(1)]));
+        agrees::<&'static [u16]>(&&[1u16, 2][..]);
+    }
+
+    #[test]
+    fn counted_pointers_follow_the_repr_c_rule() {
+        for align in [1, 2, 4, 8, 16, 32, 64] {
+            let rule = (2 * WORD).next_multiple_of(align) as i32;
+            assert_eq!(counted_offset(PointerKind::Arc, align), Some(rule));
+            assert_eq!(counted_offset(PointerKind::Rc, align), Some(rule));
+        }
+        assert_eq!(
+            counted_offset(PointerKind::Arc, 128),
+            None,
+            "no probe: the call path"
+        );
+    }
+
+    #[test]
+    fn str_refs_are_calibrated() {
+        let text: &str = "four";
+        let layout = str_ref_layout().expect("calibrated");
+        // SAFETY: `&str` is two words (asserted by the calibration).
+        let words: [usize; 2] = unsafe { core::mem::transmute_copy(&text) };
+        assert_eq!(
+            words[layout.ptr_offset as usize / WORD],
+            text.as_ptr() as usize
+        );
+        assert_eq!(words[layout.len_offset as usize / WORD], 4);
+    }
 }

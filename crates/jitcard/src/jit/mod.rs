@@ -26,6 +26,7 @@ mod emit;
 mod facet_ptr;
 mod facts;
 mod layout;
+mod presence;
 pub(crate) mod runtime;
 pub(crate) mod trampolines;
 mod vtable_calls;
@@ -437,7 +438,7 @@ fn build(
     plan: &Plan,
     mode: VtableCalls,
     label: &str,
-    own_function: &[bool],
+    own_function: &crate::plan::NodeMap<bool>,
     entry_helpers: EntryHelpers,
     emit_body: &EmitBody,
 ) -> Result<Machine, Error> {
@@ -461,7 +462,8 @@ fn build(
 
     let mut ids: Vec<Option<FuncId>> = vec![None; plan.nodes().len()];
     let mut names = vec![String::new(); plan.nodes().len()];
-    for (index, own) in own_function.iter().enumerate() {
+    for (id, own) in own_function.iter() {
+        let index = id.index();
         if *own {
             names[index] = format!(
                 "jitcard::{label}::{}#{index}",

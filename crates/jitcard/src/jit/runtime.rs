@@ -266,21 +266,6 @@ pub(crate) unsafe extern "C" fn write_varint_i128(cur: *mut u8, value: *const i1
     unsafe { write_varint_u128(cur, &zigzag) }
 }
 
-/// Writes a `char` as a length-prefixed UTF-8 string at `cur` (5 bytes
-/// reserved by the caller) and returns the new cursor.
-pub(crate) unsafe extern "C" fn write_char(cur: *mut u8, value: u32) -> *mut u8 {
-    // Generated code loaded `value` from a live `char`, so it is valid.
-    let c = char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER);
-    let mut utf8 = [0u8; 4];
-    let encoded = c.encode_utf8(&mut utf8);
-    // SAFETY: the caller reserved 5 bytes at `cur`: one length byte, at most 4 of UTF-8.
-    unsafe {
-        *cur = encoded.len() as u8;
-        ptr::copy_nonoverlapping(encoded.as_ptr(), cur.add(1), encoded.len());
-        cur.add(1 + encoded.len())
-    }
-}
-
 /// The bytes of a `String` (for hosts where its layout was not calibrated):
 /// returns the data pointer and stores the length in `len`.
 pub(crate) unsafe extern "C" fn string_parts(string: *const String, len: *mut usize) -> *const u8 {

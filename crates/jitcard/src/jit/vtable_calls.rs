@@ -30,7 +30,7 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_codegen::isa::CallConv;
 use facet_core::{
     BorrowFn, ListAsPtrFn, ListLenFn, OptionGetValueFn, OptionInitNoneFn, ResultGetErrFn,
-    ResultGetOkFn, ResultIsOkFn, SliceAsPtrFn, SliceLenFn,
+    ResultGetOkFn, ResultIsOkFn,
 };
 use jitcard_abi::{
     ArgValue, CType, CallResult, Callee, LoweredCall, Prototype, ResultForm, Scalar, emit_call,
@@ -260,30 +260,6 @@ impl VtableCallEmitter {
         let arg = Self::thin(e, pointer);
         let words = self.call(e, VtableOp::PointerBorrow, f as usize, &[arg]);
         (words[0], words[1])
-    }
-
-    /// `len` of the slice whose facet pointer words are (`data`, `meta`).
-    pub fn slice_len(
-        &self,
-        e: &mut FunctionEmitter,
-        f: SliceLenFn,
-        data: Value,
-        meta: Value,
-    ) -> Value {
-        self.call(e, VtableOp::SliceLen, f as usize, &[Arg::Ptr(data, meta)])[0]
-    }
-
-    /// `as_ptr` of the slice whose facet pointer words are (`data`,
-    /// `meta`): the address of its first element (tag cleared).
-    pub fn slice_as_ptr(
-        &self,
-        e: &mut FunctionEmitter,
-        f: SliceAsPtrFn,
-        data: Value,
-        meta: Value,
-    ) -> Value {
-        let words = self.call(e, VtableOp::SliceAsPtr, f as usize, &[Arg::Ptr(data, meta)]);
-        Self::untag(e, words[0])
     }
 
     /// `len` of the list at `list`.

@@ -24,7 +24,7 @@ use facet_core::{
     ListReserveFn, ListSetLenFn, MapInitInPlaceWithCapacityFn, MapInsertFn, NewIntoFn,
     OptionGetValueFn, OptionInitNoneFn, OptionInitSomeFn, PtrConst, PtrMut, PtrUninit,
     ResultGetErrFn, ResultGetOkFn, ResultInitErrFn, ResultInitOkFn, ResultIsOkFn,
-    SetInitInPlaceWithCapacityFn, SetInsertFn, SliceAsPtrFn, SliceLenFn,
+    SetInitInPlaceWithCapacityFn, SetInsertFn,
 };
 use jitcard_abi::{Aggregate, CType, Prototype, Scalar};
 
@@ -241,10 +241,6 @@ vtable_ops! {
     ResultGetErr(ResultGetErrFn; result: PtrConst) -> *const u8;
     /// `PointerVTable::borrow_fn`: the pointee (wide for unsized pointees).
     PointerBorrow(BorrowFn; pointer: PtrConst) -> PtrConst;
-    /// `SliceVTable::len` of a (wide) slice pointer.
-    SliceLen(SliceLenFn; slice: PtrConst) -> usize;
-    /// `SliceVTable::as_ptr`: the first element.
-    SliceAsPtr(SliceAsPtrFn; slice: PtrConst) -> PtrConst;
     /// `ListVTable::len`.
     ListLen(ListLenFn; list: PtrConst) -> usize;
     /// `ListVTable::as_ptr`: the first element.
@@ -298,8 +294,8 @@ mod tests {
             VtableOp::ResultIsOk.prototype().ret,
             Some(Scalar::U8.into())
         );
-        assert_eq!(VtableOp::SliceLen.argument_words(), 2);
-        assert_eq!(VtableOp::SliceAsPtr.result_words(), 2);
+        assert_eq!(VtableOp::PointerBorrow.argument_words(), 2);
+        assert_eq!(VtableOp::PointerBorrow.result_words(), 2);
         assert_eq!(VtableOp::ListLen.result_words(), 1);
     }
 

@@ -8,6 +8,47 @@
 
 use super::{Build, NodeId, Op, Plan};
 
+/// One value per node of a plan, indexed by [`NodeId`]: how analyses keep
+/// per-node answers (instead of parallel vectors indexed by position).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NodeMap<T>(Vec<T>);
+
+impl<T> NodeMap<T> {
+    /// The value of every node of `plan`, computed from its id.
+    pub fn of(plan: &Plan, value: impl FnMut(NodeId) -> T) -> NodeMap<T> {
+        NodeMap(plan.ids().map(value).collect())
+    }
+
+    /// The same value for every node of `plan`.
+    pub fn filled(plan: &Plan, value: T) -> NodeMap<T>
+    where
+        T: Clone,
+    {
+        NodeMap(vec![value; plan.nodes().len()])
+    }
+
+    /// The (node, value) pairs in node order.
+    pub fn iter(&self) -> impl Iterator<Item = (NodeId, &T)> {
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (NodeId::from_index(i), v))
+    }
+}
+
+impl<T> std::ops::Index<NodeId> for NodeMap<T> {
+    type Output = T;
+    fn index(&self, id: NodeId) -> &T {
+        &self.0[id.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<NodeId> for NodeMap<T> {
+    fn index_mut(&mut self, id: NodeId) -> &mut T {
+        &mut self.0[id.index()]
+    }
+}
+
 /// The nodes `id` refers to directly, in field / variant order (a node
 /// referred to twice appears twice).
 pub(crate) fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {

@@ -30,7 +30,7 @@ use facet_core::{
 pub use build::Build;
 pub use delegated::MAX_DYNAMIC_DEPTH;
 #[cfg_attr(not(feature = "jit"), allow(unused_imports))]
-pub(crate) use graph::children;
+pub(crate) use graph::{NodeMap, children};
 pub use lower::{lower, lower_for_decode};
 
 /// Index of a [`Node`] inside its [`Plan`].
@@ -84,6 +84,11 @@ impl Plan {
     /// Every node, in lowering order (the root is first).
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
+    }
+
+    /// The id of every node, in lowering order.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = NodeId> + use<> {
+        (0..self.nodes.len()).map(NodeId::from_index)
     }
 
     /// Whether `id` closes a cycle of the plan: every recursion of a value
