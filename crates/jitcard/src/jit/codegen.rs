@@ -6,6 +6,12 @@
 //! and indexed lists, which runtime helpers call through a pointer); a
 //! function node reached from elsewhere is a direct call. Runs of fields with
 //! a bounded encoded size share one capacity check.
+//!
+//! Reads that need no call where [`PlanFacts`] knows the layout: an option's
+//! presence and payload ([`super::presence`]), a pointer's pointee and a wide
+//! pointer's length ([`super::layout::pointer_layout`]), a `String`'s,
+//! `&str`'s or `Vec`'s data and length; slices come as facet's wide pointer
+//! words. Everything else goes through facet's vtable ([`VtableCallEmitter`]).
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value, types};

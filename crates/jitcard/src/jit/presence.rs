@@ -11,35 +11,42 @@
 //! **What the probes show.** `init_none` runs on two buffers of the
 //! option's layout, one filled with `0x00` and one with `0xFF`. The bytes
 //! equal in both are the bytes `None` *writes* (W); the others it leaves
-//! alone. rustc represents the fieldless `None` by its tag or niche field
-//! alone, so W is that field (and those bytes hold the same value in every
-//! `None`, whoever wrote it).
+//! alone. rustc represents the fieldless `None` by its tag or niche field F
+//! alone: F ⊆ W, and F holds the same value in every `None`, whoever wrote
+//! it. (An unoptimized build may write more: a whole constant, padding and
+//! payload included. Such bytes are not F, may differ in a `None` written
+//! elsewhere, and the rules below never rely on them.)
 //!
 //! **Niche layout** (`size_of::<Option<T>>() == size_of::<T>()`): `Some(v)`
 //! is `v` itself (the payload fills the option, so it starts at offset 0).
 //! [`Niche`]s list bytes of `T` together with values no valid `T` has there
 //! (a `bool` byte other than 0/1, a `char` above `0x10FFFF`, a null `Box`,
 //! `Arc` or reference address, a `String`/`Vec` capacity above `isize::MAX`,
-//! a discriminant no variant has, or another option's `None`/`Some` tag). A
-//! niche whose bytes lie inside W and whose `None` value is such an invalid
-//! value decides presence: every `None` has exactly those bytes, no `Some`
-//! can (its payload is a valid `T`).
+//! a discriminant no variant has, or another option's tag). A niche C whose
+//! bytes are exactly W and whose `None` value is such an invalid value
+//! decides presence: W = C holds F, and F and C are both whole scalar
+//! fields of `T`, so F = C; every `None` has C's value, no `Some` can (its
+//! payload is a valid `T`). Where W is more than a niche (the unoptimized
+//! whole-constant write), the option keeps the call.
 //!
 //! **Tagged layout** (the option is larger): used only when every bit
 //! pattern of `T` is a value (integers, floats, bytes: no niche exists, so
 //! rustc must tag). Then `T`'s all-zeros and all-ones values are stored with
 //! `init_some` over both fillings too: `get_value` gives the payload offset,
 //! and the bytes of W outside the payload that are equal in all four `Some`
-//! probes and differ from `None`'s are the tag's (an unoptimized build may
-//! write `None` as a whole constant, payload and padding included; such
-//! bytes are equal in `None` and `Some`, or inside the payload, and are
-//! never chosen); the smallest aligned unit of W outside the payload holding
-//! them is compared. A tag has one value per variant, so it decides presence
-//! for every value.
+//! probes and differ from `None`'s must be exactly one byte: the tags of
+//! `None` and `Some` differ (0 and 1: in one byte), and padding is never
+//! written differently by both consistently; more than one such byte means
+//! the probes do not show a tag, and the call stays. That byte decides
+//! presence for every value. For an enclosing option, the tag's niche is
+//! the aligned unit W has outside the payload (the tag field itself in an
+//! optimized build: rustc widens the tag of an option of a scalar to the
+//! scalar's alignment, so no padding lies beside it), valid values `None`'s
+//! and `Some`'s.
 //!
-//! Any probe that does not fit (probes that disagree, a unit that would read
-//! unwritten or payload bytes, a layout larger than [`MAX_PROBE_BYTES`])
-//! leaves the option on the call path.
+//! Any probe that does not fit (probes that disagree, no single tag byte, a
+//! `None` that writes more than a niche, a layout larger than
+//! [`MAX_PROBE_BYTES`]) leaves the option on the call path.
 
 use std::alloc::Layout;
 
@@ -253,13 +260,17 @@ impl Analysis<'_, '_> {
         let written: Vec<bool> = (0..layout.size())
             .map(|i| none[0][i] == none[1][i])
             .collect();
-        let within_written = |offset: usize, width: usize| {
-            offset + width <= written.len() && written[offset..offset + width].iter().all(|&w| w)
+        // Whether `None` writes exactly the bytes `[offset, offset + width)`.
+        let writes_exactly = |offset: usize, width: usize| {
+            written
+                .iter()
+                .enumerate()
+                .all(|(i, &w)| w == (offset..offset + width).contains(&i))
         };
         if layout.size() == payload.size() {
             // Niche layout: `Some(v)` is `v`, at offset 0.
             for niche in self.niches(op.some) {
-                if !within_written(niche.offset, niche.width) {
+                if !writes_exactly(niche.offset, niche.width) {
                     continue;
                 }
                 let value = read(&none[0], niche.offset, niche.width);
@@ -302,34 +313,47 @@ impl Analysis<'_, '_> {
         }
         let in_payload = |i: usize| (payload_offset..payload_offset + payload.size()).contains(&i);
         let some_agrees = |i: usize| somes.iter().all(|(bytes, _)| bytes[i] == somes[0].0[i]);
-        let tag: Vec<usize> = (0..layout.size())
-            .filter(|&i| written[i] && some_agrees(i) && somes[0].0[i] != none[0][i])
+        // The one byte where `None` and every `Some` differ: a tag byte.
+        let differing: Vec<usize> = (0..layout.size())
+            .filter(|&i| {
+                written[i] && !in_payload(i) && some_agrees(i) && somes[0].0[i] != none[0][i]
+            })
             .collect();
-        let (&first, &last) = (tag.first()?, tag.last()?);
-        for width in [1usize, 2, 4, 8] {
-            let offset = first / width * width;
-            if last >= offset + width
-                || !within_written(offset, width)
-                || (offset..offset + width).any(|i| in_payload(i) || !some_agrees(i))
-            {
-                continue;
+        let [tag_byte] = differing[..] else {
+            return None;
+        };
+        let presence = Presence {
+            offset: tag_byte as i32,
+            width: 1,
+            none: u64::from(none[0][tag_byte]),
+            payload_offset: payload_offset as i32,
+        };
+        // The niche these options offer an enclosing option: the whole tag
+        // (the bytes `None` writes outside the payload, one aligned unit
+        // holding the tag byte, written alike by every `Some`), whose
+        // valid values are `None`'s and `Some`'s.
+        let outside: Vec<usize> = (0..layout.size())
+            .filter(|&i| written[i] && !in_payload(i))
+            .collect();
+        let own = match (outside.first(), outside.last()) {
+            (Some(&first), Some(&last)) => {
+                let width = last + 1 - first;
+                let unit = [1, 2, 4, 8].contains(&width)
+                    && first % width == 0
+                    && outside.len() == width
+                    && (first..=last).all(|i| some_agrees(i) && !in_payload(i));
+                unit.then(|| Niche {
+                    offset: first,
+                    width,
+                    valid: Valid::OneOf(vec![
+                        read(&none[0], first, width),
+                        read(&somes[0].0, first, width),
+                    ]),
+                })
             }
-            let none_value = read(&none[0], offset, width);
-            let some_value = read(&somes[0].0, offset, width);
-            let presence = Presence {
-                offset: offset as i32,
-                width: width as u8,
-                none: none_value,
-                payload_offset: payload_offset as i32,
-            };
-            let own = Niche {
-                offset,
-                width,
-                valid: Valid::OneOf(vec![none_value, some_value]),
-            };
-            return Some((presence, Some(own)));
-        }
-        None
+            _ => None,
+        };
+        Some((presence, own))
     }
 }
 
@@ -602,15 +626,19 @@ mod tests {
     fn every_kind_of_option_gets_a_rule_that_matches_get_value() {
         let plan = crate::plan::lower(Kinds::SHAPE).expect("encodable");
         let facts = super::super::facts::PlanFacts::of(&plan);
-        let fields = 19;
-        assert_eq!(
-            check(&plan, &facts, &all_none()),
-            fields,
-            "{:?}",
+        // An optimized build writes `None` as its tag or niche alone, and
+        // every kind gets a rule (CI runs this test in release too). An
+        // unoptimized one may write some `None`s as whole constants, and
+        // those options rightly keep the call.
+        let least = if cfg!(debug_assertions) { 8 } else { 19 };
+        let with_rule = check(&plan, &facts, &all_none());
+        assert!(
+            with_rule >= least,
+            "{with_rule} rules: {:?}",
             facts.presence
         );
         for seed in [0u8, 1, 2, 3, 200, 255] {
-            assert_eq!(check(&plan, &facts, &some(seed)), fields);
+            assert_eq!(check(&plan, &facts, &some(seed)), with_rule);
         }
     }
 

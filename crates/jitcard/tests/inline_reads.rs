@@ -1,0 +1,237 @@
+//! What encoders read inline instead of calling facet: option presence
+//! (every kind of niche and tag), pointees of `Box`/`Arc`/`Rc`/references
+//! thin and wide, slices, `char`s at every UTF-8 length and copies of every
+//! short length. Each value is encoded by every engine and compared with
+//! serde+postcard, for `None` and for `Some` of payloads at the edges of
+//! their niches.
+
+mod common;
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use facet::Facet;
+use serde::Serialize;
+
+#[derive(Facet, Serialize, Debug, Clone, Copy)]
+#[repr(u8)]
+enum Small {
+    A = 3,
+    B = 7,
+}
+
+#[derive(Facet, Serialize, Debug, Clone)]
+struct Record {
+    count: u32,
+    name: String,
+}
+
+#[derive(Facet, Serialize, Debug, Clone, Copy)]
+#[repr(C, align(16))]
+struct Aligned16 {
+    value: u8,
+}
+
+#[derive(Facet, Serialize, Debug, Clone)]
+struct Options {
+    flag: Option<bool>,
+    letter: Option<char>,
+    small: Option<Small>,
+    nested: Option<Option<u32>>,
+    nested_flag: Option<Option<Option<bool>>>,
+    boxed: Option<Box<u64>>,
+    shared: Option<Arc<u16>>,
+    counted: Option<Rc<Aligned16>>,
+    shared_text: Option<Arc<str>>,
+    bytes: Option<Box<[u8]>>,
+    text: Option<String>,
+    list: Option<Vec<u32>>,
+    record: Option<Record>,
+    reference: Option<&'static str>,
+    byte: Option<u8>,
+    short: Option<i16>,
+    word: Option<u64>,
+    float: Option<f64>,
+    wide: Option<u128>,
+    signed_wide: Option<i128>,
+}
+
+fn none() -> Options {
+    Options {
+        flag: None,
+        letter: None,
+        small: None,
+        nested: None,
+        nested_flag: None,
+        boxed: None,
+        shared: None,
+        counted: None,
+        shared_text: None,
+        bytes: None,
+        text: None,
+        list: None,
+        record: None,
+        reference: None,
+        byte: None,
+        short: None,
+        word: None,
+        float: None,
+        wide: None,
+        signed_wide: None,
+    }
+}
+
+fn some(seed: u32) -> Options {
+    let x = u64::from(seed);
+    Options {
+        flag: Some(seed & 1 == 1),
+        letter: Some(char::from_u32(0x10FFFF - seed).unwrap_or('\u{D7FF}')),
+        small: Some(if seed & 1 == 0 { Small::A } else { Small::B }),
+        nested: Some((seed & 2 == 0).then_some(u32::MAX - seed)),
+        nested_flag: Some((seed & 2 == 0).then_some((seed & 4 == 0).then_some(true))),
+        boxed: Some(Box::new(x)),
+        shared: Some(Arc::new(seed as u16)),
+        counted: Some(Rc::new(Aligned16 { value: seed as u8 })),
+        shared_text: Some(Arc::from("shared".repeat(seed as usize % 4))),
+        bytes: Some(vec![seed as u8; seed as usize % 20].into_boxed_slice()),
+        text: Some("t".repeat(seed as usize % 20)),
+        list: Some(vec![seed; seed as usize % 5]),
+        record: Some(Record {
+            count: seed,
+            name: "r".repeat(seed as usize % 3),
+        }),
+        reference: Some(if seed & 1 == 0 { "" } else { "reference" }),
+        byte: Some(seed as u8),
+        short: Some(-(seed as i16)),
+        word: Some(u64::MAX - x),
+        float: Some(-(x as f64)),
+        wide: Some(u128::MAX - u128::from(x)),
+        signed_wide: Some(i128::MIN + i128::from(x)),
+    }
+}
+
+#[test]
+fn every_kind_of_option_encodes_as_postcard_on_every_engine() {
+    common::check_against(&none(), false).unwrap();
+    for seed in [0, 1, 2, 3, 4, 5, 6, 7, 127, 128, 255, 256, 65_535, 0x10FFFF] {
+        common::check_against(&some(seed), false).unwrap();
+    }
+}
+
+#[test]
+fn options_mixed_some_and_none_encode_as_postcard() {
+    // Each field alone: a rule that misreads one option would show here.
+    let mut value = none();
+    let full = some(9);
+    macro_rules! one_by_one {
+        ($($field:ident),*) => {$(
+            value.$field = full.$field.clone();
+            common::check_against(&value, false).unwrap();
+            value.$field = None;
+        )*};
+    }
+    one_by_one!(
+        flag,
+        letter,
+        small,
+        nested,
+        nested_flag,
+        boxed,
+        shared,
+        counted,
+        shared_text,
+        bytes,
+        text,
+        list,
+        record,
+        reference,
+        byte,
+        short,
+        word,
+        float,
+        wide,
+        signed_wide
+    );
+}
+
+#[derive(Facet, Serialize, Debug)]
+struct Pointers {
+    boxed: Box<Record>,
+    shared: Arc<Record>,
+    counted: Rc<u64>,
+    aligned: Arc<Aligned16>,
+    shared_text: Arc<str>,
+    counted_text: Rc<str>,
+    boxed_text: Box<str>,
+    shared_words: Arc<[u32]>,
+    counted_aligned: Rc<[Aligned16]>,
+    boxed_bytes: Box<[u8]>,
+    slice: &'static [u16],
+    text: &'static str,
+}
+
+#[test]
+fn pointees_and_slices_encode_as_postcard_on_every_engine() {
+    for n in [0usize, 1, 3, 17] {
+        let value = Pointers {
+            boxed: Box::new(Record {
+                count: n as u32,
+                name: "b".repeat(n),
+            }),
+            shared: Arc::new(Record {
+                count: 7,
+                name: "s".repeat(n),
+            }),
+            counted: Rc::new(n as u64 * 1000),
+            aligned: Arc::new(Aligned16 { value: n as u8 }),
+            shared_text: Arc::from("x".repeat(n)),
+            counted_text: Rc::from("ü".repeat(n)),
+            boxed_text: "y".repeat(n).into_boxed_str(),
+            shared_words: (0..n as u32).collect(),
+            counted_aligned: (0..n).map(|i| Aligned16 { value: i as u8 }).collect(),
+            boxed_bytes: vec![0xA5; n].into_boxed_slice(),
+            slice: Box::leak((0..n as u16).collect::<Vec<_>>().into_boxed_slice()),
+            text: Box::leak("z".repeat(n).into_boxed_str()),
+        };
+        common::check_against(&value, false).unwrap();
+    }
+}
+
+#[derive(Facet, Serialize, Debug)]
+struct Text {
+    letter: char,
+    text: String,
+    bytes: Vec<u8>,
+}
+
+#[test]
+fn chars_at_every_utf8_length_and_copies_of_every_short_length() {
+    let letters = [
+        '\0',
+        'a',
+        '\u{7F}',
+        '\u{80}',
+        'ß',
+        '\u{7FF}',
+        '\u{800}',
+        '€',
+        '\u{D7FF}',
+        '\u{E000}',
+        '\u{FFFF}',
+        '\u{10000}',
+        '😀',
+        '\u{10FFFF}',
+    ];
+    for (i, letter) in letters.into_iter().enumerate() {
+        for len in 0..=40usize {
+            let value = Text {
+                letter,
+                text: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"[..len].to_string(),
+                bytes: (0..len as u8)
+                    .map(|b| b.wrapping_mul(31).wrapping_add(i as u8))
+                    .collect(),
+            };
+            common::check_against(&value, false).unwrap();
+        }
+    }
+}
