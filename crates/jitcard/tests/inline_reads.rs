@@ -235,3 +235,40 @@ fn chars_at_every_utf8_length_and_copies_of_every_short_length() {
         }
     }
 }
+
+#[derive(Facet, Serialize, Debug)]
+struct Varints {
+    wide: u64,
+    signed: i64,
+    word: u32,
+    signed_word: i32,
+    short: u16,
+    signed_short: i16,
+    list: Vec<u64>,
+    optional: Option<u64>,
+}
+
+#[test]
+fn varints_of_every_length_encode_as_postcard_on_every_engine() {
+    // Both sides of every length boundary (7 * k bits), for the one-byte,
+    // the branch-free (2 to 8 bytes) and the looping (9 and 10 bytes) paths.
+    let mut values = vec![0u64, 1, u64::MAX, u64::MAX - 1];
+    for k in 1..=9u32 {
+        let edge = 1u64 << (7 * k);
+        values.extend([edge - 1, edge, edge + 1]);
+    }
+    values.push(1 << 63);
+    for &v in &values {
+        let value = Varints {
+            wide: v,
+            signed: v as i64,
+            word: v as u32,
+            signed_word: v as i32,
+            short: v as u16,
+            signed_short: v as i16,
+            list: values.iter().map(|w| w ^ v).collect(),
+            optional: Some(v.rotate_left(13)),
+        };
+        common::check_against(&value, false).unwrap();
+    }
+}

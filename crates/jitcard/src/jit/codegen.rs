@@ -25,6 +25,10 @@ use super::vtable_calls::VtableCallEmitter;
 use crate::plan::{DiscriminantRead, Elements, IntKind, NodeId, Op, Plan, StrAccess};
 use crate::wire;
 
+// Lengths are written with the room of a `u64` varint ensured, which covers
+// the word `put_varint` may store.
+const _: () = assert!(wire::MAX_VARINT_U64_LEN >= super::emit::VARINT_STORE);
+
 /// Emits the body of one function node.
 pub(crate) struct NodeEmitter<'p> {
     pub plan: &'p Plan,

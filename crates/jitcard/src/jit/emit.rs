@@ -51,6 +51,11 @@ pub(crate) struct EntryHelpers {
     pub lowest_depth_left: Option<i32>,
 }
 
+/// Bytes [`FunctionEmitter::put_varint`] may store at the cursor whatever
+/// the varint's length: callers ensure at least this much room (and the
+/// varint's own maximum, when larger).
+pub(crate) const VARINT_STORE: usize = 8;
+
 /// Memory flags for loads of value fields and stores into the buffer: never
 /// trapping, no alignment promised.
 pub(crate) fn flags() -> MemFlagsData {
@@ -262,15 +267,73 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     }
 
     /// Writes `value` (an `i64`, read as unsigned) as a LEB128 varint; the
-    /// caller has ensured 10 bytes.
+    /// caller has ensured the longest varint of the value's type and at
+    /// least [`VARINT_STORE`] bytes.
+    ///
+    /// One byte (values below 0x80) is stored directly. Values below 2^56
+    /// (2 to 8 bytes) are encoded without a branch: their 7-bit groups
+    /// spread to bytes in three steps, the continuation bits of all but the
+    /// last byte set, and the whole word stored (the bytes past the
+    /// encoding are scratch the cursor moves back over). Larger values loop.
     pub fn put_varint(&mut self, value: Value) {
+        let one = self.b.create_block();
+        let rest = self.b.create_block();
+        let spread = self.b.create_block();
         let head = self.b.create_block();
         let more = self.b.create_block();
         let last = self.b.create_block();
         let done = self.b.create_block();
-        let v_head = self.b.append_block_param(head, types::I64);
-        self.b.ins().jump(head, &[value.into()]);
+        let small = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, value, 0x80);
+        self.b.ins().brif(small, one, &[], rest, &[]);
 
+        self.b.switch_to_block(one);
+        self.put_byte(value);
+        self.b.ins().jump(done, &[]);
+
+        self.b.switch_to_block(rest);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
+        self.b.ins().brif(fits, spread, &[], head, &[value.into()]);
+
+        self.b.switch_to_block(spread);
+        let mut word = value;
+        for (keep, moved, shift) in [
+            (0x0000_0000_0FFF_FFFFi64, 0x00FF_FFFF_F000_0000i64, 4),
+            (0x0000_3FFF_0000_3FFF, 0x0FFF_C000_0FFF_C000, 2),
+            (0x007F_007F_007F_007F, 0x3F80_3F80_3F80_3F80, 1),
+        ] {
+            let kept = self.b.ins().band_imm_u(word, keep);
+            let moved = self.b.ins().band_imm_u(word, moved);
+            let moved = self.b.ins().ishl_imm_u(moved, shift);
+            word = self.b.ins().bor(kept, moved);
+        }
+        // Bytes: ceil(bits / 7) = (bits + 6) * 37 >> 8 for bits in 1..=64,
+        // with bits + 6 = 70 - leading zeros.
+        let leading = self.b.ins().clz(value);
+        let len = self.b.ins().imul_imm_s(leading, -37);
+        let len = self.b.ins().iadd_imm_s(len, 70 * 37);
+        let len = self.b.ins().ushr_imm_u(len, 8);
+        // Continuation bits in the first `len - 1` bytes (len >= 2 here):
+        // the top 8 * (9 - len) bits of the pattern shifted out.
+        let high = self
+            .b
+            .ins()
+            .iconst(types::I64, 0x8080_8080_8080_8080u64 as i64);
+        let unused = self.b.ins().imul_imm_s(len, -8);
+        let unused = self.b.ins().iadd_imm_s(unused, 72);
+        let continued = self.b.ins().ushr(high, unused);
+        let word = self.b.ins().bor(word, continued);
+        let cur = self.b.use_var(self.cur);
+        self.b.ins().store(flags(), word, cur, 0);
+        self.advance(len);
+        self.b.ins().jump(done, &[]);
+
+        let v_head = self.b.append_block_param(head, types::I64);
         self.b.switch_to_block(head);
         let small = self
             .b

@@ -17,6 +17,7 @@
 //!   paths through them, while small shared nodes (an `Option<String>` in
 //!   ten fields) stay inline where they are fastest.
 
+use super::emit::VARINT_STORE;
 use super::layout::{self, PointerLayout, PtrLenLayout};
 use super::presence::{self, KnownLayouts, Presence};
 use crate::plan::{IntKind, NodeId, NodeMap, Op, Plan, children};
@@ -276,7 +277,8 @@ fn bounded_size(
     let result = match &plan.node(id).op {
         Op::Nothing => Some(0),
         Op::Bool | Op::Byte => Some(1),
-        Op::Int(kind) => Some(varint_max(*kind)),
+        // Room for the word a varint store may write (see `put_varint`).
+        Op::Int(kind) => Some(varint_max(*kind).max(VARINT_STORE)),
         Op::F32 => Some(4),
         Op::F64 => Some(8),
         Op::Char => Some(5),
