@@ -405,24 +405,29 @@ struct Pair<T> {
     b: T,
 }
 
-type P2 = Pair<Pair<u8>>;
-type P4 = Pair<Pair<P2>>;
-type P8 = Pair<Pair<Pair<Pair<P4>>>>;
-type P16 = Pair<Pair<Pair<Pair<Pair<Pair<Pair<Pair<P8>>>>>>>>;
+type P2<T> = Pair<Pair<T>>;
+type P4<T> = Pair<Pair<P2<T>>>;
+type P8<T> = Pair<Pair<Pair<Pair<P4<T>>>>>;
+type P16<T> = Pair<Pair<Pair<Pair<Pair<Pair<Pair<Pair<P8<T>>>>>>>>>;
+
+/// 2^16 `bool` leaves: not a plain record (each byte is a `bool`), so the
+/// engines walk its 17 distinct shapes.
+type Bools16 = P16<bool>;
 
 #[test]
 fn code_size_grows_with_distinct_shapes_not_leaf_paths() {
-    let mut value: Box<P16> = Box::default();
-    // SAFETY: `P16` is 65536 `u8`s (two-field structs of equal fields have
-    // no padding), and every byte pattern is a valid `u8`.
-    let bytes =
-        unsafe { std::slice::from_raw_parts_mut((&mut *value as *mut P16).cast::<u8>(), 1 << 16) };
+    let mut value: Box<Bools16> = Box::default();
+    // SAFETY: `Bools16` is 65536 `bool`s (two-field structs of equal fields
+    // have no padding); 0 and 1 are valid `bool`s.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut((&mut *value as *mut Bools16).cast::<u8>(), 1 << 16)
+    };
     for (index, byte) in bytes.iter_mut().enumerate() {
-        *byte = (index * 7 % 251) as u8;
+        *byte = u8::from(index * 7 % 251 < 100);
     }
     let expected = postcard::to_allocvec(&*value).unwrap();
     for engine in engines() {
-        let encoder = Encoder::<P16>::new(engine).unwrap();
+        let encoder = Encoder::<Bools16>::new(engine).unwrap();
         assert!(
             encoder.to_vec(&value).unwrap() == expected,
             "{}",
@@ -436,6 +441,57 @@ fn code_size_grows_with_distinct_shapes_not_leaf_paths() {
                 report.code_size
             );
         }
+    }
+}
+
+#[test]
+fn nested_structs_of_bytes_are_one_plain_copy_both_ways() {
+    let mut value: Box<P16<u8>> = Box::default();
+    // SAFETY: `P16<u8>` is 65536 `u8`s with no padding; every byte pattern
+    // is a valid `u8`.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut((&mut *value as *mut P16<u8>).cast::<u8>(), 1 << 16)
+    };
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = (index * 7 % 251) as u8;
+    }
+    let expected = postcard::to_allocvec(&*value).unwrap();
+    let plan = jitcard::plan::lower(P16::<u8>::SHAPE).unwrap();
+    assert!(
+        plan.plain_size(plan.root()) == Some(1 << 16),
+        "the root is a plain record:\n{plan}"
+    );
+    for engine in engines() {
+        let encoder = Encoder::<P16<u8>>::new(engine).unwrap();
+        assert!(
+            encoder.to_vec(&value).unwrap() == expected,
+            "{}",
+            engine.name()
+        );
+        if let Some(report) = encoder.compile_report() {
+            assert!(
+                report.code_size <= 1024,
+                "{}: {} bytes of machine code for one copy",
+                engine.name(),
+                report.code_size
+            );
+        }
+        let decoder = jitcard::Decoder::<P16<u8>>::new(engine).unwrap();
+        let decoded = decoder.decode(&expected).unwrap();
+        // SAFETY: as above, read-only.
+        let decoded_bytes = unsafe {
+            std::slice::from_raw_parts((&decoded as *const P16<u8>).cast::<u8>(), 1 << 16)
+        };
+        assert!(decoded_bytes == &bytes[..], "{}", engine.name());
+        // One byte short: the error names where the input ends.
+        let Err(error) = decoder.decode(&expected[..expected.len() - 1]) else {
+            panic!("{}: a short input decoded", engine.name())
+        };
+        assert!(
+            error.to_string().contains(".b"),
+            "{}: {error}",
+            engine.name()
+        );
     }
 }
 

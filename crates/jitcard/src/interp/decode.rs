@@ -670,6 +670,17 @@ impl<'p, 'de, P: PathTracking> Run<'p, 'de, P> {
     /// As [`node`](Self::node).
     unsafe fn build(&mut self, id: NodeId, dst: PtrUninit) -> Result<(), Error> {
         let plan = self.plan;
+        if let Some(size) = plan.plain_size(id)
+            && size <= self.remaining()
+        {
+            let bytes = self.take(id, size)?;
+            // SAFETY: `dst` is valid for the node's `size` bytes (a plain
+            // record), whose every byte pattern is a value: the wire bytes
+            // are the value. (Short input takes the field-by-field path
+            // below, which names the field where it ends.)
+            unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_mut_byte_ptr(), size) };
+            return Ok(());
+        }
         let node = plan.node(id);
         let Some(build) = &node.build else {
             return Err(Error::Internal {

@@ -142,6 +142,13 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
     /// `src` points at a live value of `plan.node(id).shape`.
     unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
         let plan = self.plan;
+        if let Some(size) = plan.plain_size(id) {
+            // SAFETY: `src` is a live value of the node's shape, `size` bytes
+            // with no padding (a plain record), which are its wire bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(src.raw_ptr(), size) };
+            self.out.extend_from_slice(bytes);
+            return Ok(());
+        }
         // SAFETY: (every arm) `src` points at a value of the node's
         // shape, and the lowering chose its op from that shape, so each
         // read has the type and offset facet reported, and each vtable

@@ -95,6 +95,14 @@ impl NodeEmitter<'_> {
                 None => false,
             }
         };
+        if let Some(size) = self.plan.plain_size(id) {
+            // A plain record: its memory is its wire form.
+            if !reserved {
+                e.ensure_const(size);
+            }
+            e.put_copy_const(data, size);
+            return;
+        }
         let node = self.plan.node(id);
         match &node.op {
             Op::Nothing => {}

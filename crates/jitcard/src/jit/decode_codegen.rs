@@ -155,6 +155,10 @@ impl DecodeEmitter<'_> {
             self.interpret(e, id, dst, fail);
             return;
         }
+        if self.plan.plain_size(id).is_some() {
+            self.fixed(e, id, dst, false, fail);
+            return;
+        }
         let node = self.plan.node(id);
         match (&node.build, &node.op) {
             (Some(Build::String), _) => self.text(e, dst, text_kind::STRING, fail),
@@ -315,6 +319,9 @@ impl DecodeEmitter<'_> {
         if self.own_function[id] {
             return None;
         }
+        if let Some(size) = self.plan.plain_size(id) {
+            return Some(size as u64);
+        }
         match self.plan.node(id).op {
             Op::Bool | Op::Byte => Some(1),
             Op::F32 => Some(4),
@@ -323,9 +330,19 @@ impl DecodeEmitter<'_> {
         }
     }
 
-    /// A fixed-size scalar (`bool` checked to be 0 or 1); `checked`: the
-    /// caller made sure its bytes are there.
+    /// A fixed-size scalar (`bool` checked to be 0 or 1) or plain record
+    /// (its wire bytes are its memory); `checked`: the caller made sure its
+    /// bytes are there.
     fn fixed(&self, e: &mut FunctionEmitter, id: NodeId, dst: Value, checked: bool, fail: Block) {
+        if let Some(size) = self.plan.plain_size(id) {
+            if !checked {
+                e.need_const(size as u64, fail);
+            }
+            let cur = e.cur();
+            e.copy_const(dst, cur, size);
+            e.skip(size as i64);
+            return;
+        }
         let (ty, bytes) = match self.plan.node(id).op {
             Op::F32 => (types::I32, 4),
             Op::F64 => (types::I64, 8),

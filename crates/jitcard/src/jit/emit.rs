@@ -56,6 +56,10 @@ pub(crate) struct EntryHelpers {
 /// varint's own maximum, when larger).
 pub(crate) const VARINT_STORE: usize = 8;
 
+/// Largest constant-size copy [`FunctionEmitter::copy_const`] emits as
+/// moves instead of a `memcpy` call.
+pub(crate) const INLINE_COPY_MAX: usize = 64;
+
 /// Memory flags for loads of value fields and stores into the buffer: never
 /// trapping, no alignment promised.
 pub(crate) fn flags() -> MemFlagsData {
@@ -505,6 +509,39 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
         self.b.switch_to_block(done);
         self.advance(bytes);
+    }
+
+    /// Copies `size` (a constant) bytes from `src` to `dst`: inline moves
+    /// of 8, 4, 2 and 1 bytes up to [`INLINE_COPY_MAX`] bytes, `memcpy`
+    /// beyond. The ranges do not overlap.
+    pub fn copy_const(&mut self, dst: Value, src: Value, size: usize) {
+        if size > INLINE_COPY_MAX {
+            let bytes = self.iconst_ptr(size as i64);
+            self.b.call_memcpy(self.frontend, dst, src, bytes);
+            return;
+        }
+        let mut at = 0usize;
+        for (ty, width) in [
+            (types::I64, 8),
+            (types::I32, 4),
+            (types::I16, 2),
+            (types::I8, 1),
+        ] {
+            while size - at >= width {
+                let value = self.b.ins().load(ty, flags(), src, at as i32);
+                self.b.ins().store(flags(), value, dst, at as i32);
+                at += width;
+            }
+        }
+    }
+
+    /// Copies `size` (a constant) bytes from `src` to the cursor and
+    /// advances; the caller has ensured the room.
+    pub fn put_copy_const(&mut self, src: Value, size: usize) {
+        let cur = self.b.use_var(self.cur);
+        self.copy_const(cur, src, size);
+        let size = self.iconst_ptr(size as i64);
+        self.advance(size);
     }
 
     /// Loads a value of type `ty` at `base + offset`.

@@ -65,6 +65,8 @@ pub struct Plan {
     delegations: Vec<Option<delegated::Delegation>>,
     /// Per node: the fewest bytes any encoding of it takes.
     min_wire_sizes: Vec<usize>,
+    /// Per node: its size, when it is a plain record (see [`Plan::plain_size`]).
+    plain_sizes: Vec<Option<usize>>,
 }
 
 impl Plan {
@@ -105,6 +107,15 @@ impl Plan {
     #[inline]
     pub fn min_wire_size(&self, id: NodeId) -> usize {
         self.min_wire_sizes[id.index()]
+    }
+
+    /// The size of node `id`'s values when it is a *plain record*, a struct
+    /// or array whose memory is its wire form byte for byte (only `u8`,
+    /// `i8`, little-endian `f32`/`f64`, no padding): every engine copies its
+    /// bytes both ways instead of walking its fields. `None` otherwise.
+    #[inline]
+    pub fn plain_size(&self, id: NodeId) -> Option<usize> {
+        self.plain_sizes[id.index()]
     }
 
     /// What facet-postcard walks in fallback node `id` (`None` for nodes
@@ -564,6 +575,9 @@ impl fmt::Display for Plan {
         writeln!(f, "plan, root {}", self.root)?;
         for (index, node) in self.nodes.iter().enumerate() {
             write!(f, "#{index} {}: ", node.shape)?;
+            if let Some(size) = self.plain_sizes[index] {
+                write!(f, "plain record, {size} bytes copied; ")?;
+            }
             node.op.fmt_with(f)?;
             writeln!(f, "    (first at {})", node.path)?;
         }

@@ -60,7 +60,17 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
     };
     let root_id = lowerer.node_for(root, root.to_string())?;
     skip_wire_free_zero_sized_runs(&mut lowerer.nodes);
-    copy_runs_of_plain_records(&mut lowerer.nodes);
+    let plain = plain_nodes(&lowerer.nodes);
+    copy_runs_of_plain_records(&mut lowerer.nodes, &plain);
+    let plain_sizes = plain
+        .iter()
+        .zip(&lowerer.nodes)
+        .map(|(&plain, node)| {
+            let record = matches!(node.op, Op::Fields(_) | Op::Array(_));
+            let size = node.shape.layout.sized_layout().map_or(0, |l| l.size());
+            (plain && record && size > 0).then_some(size)
+        })
+        .collect();
     let mut delegations = Vec::with_capacity(lowerer.nodes.len());
     for node in &lowerer.nodes {
         delegations.push(match node.op {
@@ -82,20 +92,22 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
         recursive: Vec::new(),
         delegations,
         min_wire_sizes: Vec::new(),
+        plain_sizes,
     };
     plan.recursive = super::graph::cycle_breakers(&plan);
     plan.min_wire_sizes = super::sizes::min_wire_sizes(&plan);
     Ok(plan)
 }
 
-/// Runs of *plain records*, elements whose memory is their wire form
-/// byte for byte, are "memory is wire" runs (one copy for the whole run,
-/// both ways): structs, tuples and arrays made only of `u8`, `i8` and
-/// little-endian `f32`/`f64`, with no padding (each field starts where the
-/// previous one ends, the last ends at the value's size) and nothing that
-/// is not on the wire (a skipped field, a proxy). `bool` is left out: a
-/// decoder must check each such byte.
-fn copy_runs_of_plain_records(nodes: &mut [Node]) {
+/// *Plain records*, values whose memory is their wire form byte for byte:
+/// structs, tuples and arrays made only of `u8`, `i8` and little-endian
+/// `f32`/`f64`, with no padding (each field starts where the previous one
+/// ends, the last ends at the value's size) and nothing that is not on the
+/// wire (a skipped field, a proxy). `bool` is left out: a decoder must check
+/// each such byte. Engines copy a plain record (see [`Plan::plain_size`])
+/// and a run of them (a "memory is wire" run) as one block of bytes, both
+/// ways.
+fn plain_nodes(nodes: &[Node]) -> Vec<bool> {
     /// Whether node `index`'s memory is its wire form; cycles are not.
     fn plain(nodes: &[Node], index: usize, known: &mut [Option<bool>]) -> bool {
         if let Some(answer) = known[index] {
@@ -141,9 +153,15 @@ fn copy_runs_of_plain_records(nodes: &mut [Node]) {
         answer
     }
     let mut known = vec![None; nodes.len()];
-    mark_memory_is_wire(nodes, |nodes, run| {
-        run.stride != 0 && plain(nodes, run.node.index(), &mut known)
-    });
+    (0..nodes.len())
+        .map(|index| plain(nodes, index, &mut known))
+        .collect()
+}
+
+/// Runs of plain records are "memory is wire" runs (one copy for the whole
+/// run, both ways).
+fn copy_runs_of_plain_records(nodes: &mut [Node], plain: &[bool]) {
+    mark_memory_is_wire(nodes, |_, run| run.stride != 0 && plain[run.node.index()]);
 }
 
 /// Marks as "memory is wire" every run of elements (of a list, slice or
