@@ -25,10 +25,6 @@ use super::vtable_calls::VtableCallEmitter;
 use crate::plan::{DiscriminantRead, Elements, IntKind, NodeId, Op, Plan, StrAccess};
 use crate::wire;
 
-// Lengths are written with the room of a `u64` varint ensured, which covers
-// the word `put_varint` may store.
-const _: () = assert!(wire::MAX_VARINT_U64_LEN >= super::emit::VARINT_STORE);
-
 /// Emits the body of one function node.
 pub(crate) struct NodeEmitter<'p> {
     pub plan: &'p Plan,
@@ -373,7 +369,7 @@ impl NodeEmitter<'_> {
     fn length_prefixed_copy(&self, e: &mut FunctionEmitter, bytes: Value, len: Value) {
         let total = e.b.ins().iadd_imm_u(len, wire::MAX_VARINT_U64_LEN as i64);
         e.ensure(total);
-        e.put_varint(len);
+        e.put_length(len);
         e.put_copy(bytes, len);
     }
 
@@ -389,11 +385,11 @@ impl NodeEmitter<'_> {
             let bytes = e.b.ins().imul_imm_u(len, run.stride as i64);
             let total = e.b.ins().iadd_imm_u(bytes, wire::MAX_VARINT_U64_LEN as i64);
             e.ensure(total);
-            e.put_varint(len);
+            e.put_length(len);
             e.put_copy(elements, bytes);
         } else {
             e.ensure_const(wire::MAX_VARINT_U64_LEN);
-            e.put_varint(len);
+            e.put_length(len);
             self.run(e, run, elements, len, false);
         }
     }

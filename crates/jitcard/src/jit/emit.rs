@@ -270,9 +270,42 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.advance(size);
     }
 
-    /// Writes `value` (an `i64`, read as unsigned) as a LEB128 varint; the
-    /// caller has ensured the longest varint of the value's type and at
-    /// least [`VARINT_STORE`] bytes.
+    /// Writes a length (an `i64`, read as unsigned) as a LEB128 varint, in
+    /// a byte loop: lengths are mostly one byte, and the loop is the
+    /// smallest code (every string and list has one; `put_varint` loops
+    /// here too for values of 2^56 and more); the caller has ensured 10
+    /// bytes.
+    pub fn put_length(&mut self, value: Value) {
+        let head = self.b.create_block();
+        let more = self.b.create_block();
+        let last = self.b.create_block();
+        let done = self.b.create_block();
+        let v_head = self.b.append_block_param(head, types::I64);
+        self.b.ins().jump(head, &[value.into()]);
+
+        self.b.switch_to_block(head);
+        let small = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, v_head, 0x80);
+        self.b.ins().brif(small, last, &[], more, &[]);
+
+        self.b.switch_to_block(more);
+        let byte = self.b.ins().bor_imm_u(v_head, 0x80);
+        self.put_byte(byte);
+        let rest = self.b.ins().ushr_imm_u(v_head, 7);
+        self.b.ins().jump(head, &[rest.into()]);
+
+        self.b.switch_to_block(last);
+        self.put_byte(v_head);
+        self.b.ins().jump(done, &[]);
+
+        self.b.switch_to_block(done);
+    }
+
+    /// Writes an integer field's value (an `i64`, read as unsigned) as a
+    /// LEB128 varint; the caller has ensured the longest varint of the
+    /// value's type and at least [`VARINT_STORE`] bytes.
     ///
     /// One byte (values below 0x80) is stored directly. Values below 2^56
     /// (2 to 8 bytes) are encoded without a branch: their 7-bit groups
@@ -283,9 +316,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let one = self.b.create_block();
         let rest = self.b.create_block();
         let spread = self.b.create_block();
-        let head = self.b.create_block();
-        let more = self.b.create_block();
-        let last = self.b.create_block();
+        let long = self.b.create_block();
         let done = self.b.create_block();
         let small = self
             .b
@@ -302,7 +333,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             .b
             .ins()
             .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
-        self.b.ins().brif(fits, spread, &[], head, &[value.into()]);
+        self.b.ins().brif(fits, spread, &[], long, &[]);
 
         self.b.switch_to_block(spread);
         let mut word = value;
@@ -337,22 +368,8 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.advance(len);
         self.b.ins().jump(done, &[]);
 
-        let v_head = self.b.append_block_param(head, types::I64);
-        self.b.switch_to_block(head);
-        let small = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedLessThan, v_head, 0x80);
-        self.b.ins().brif(small, last, &[], more, &[]);
-
-        self.b.switch_to_block(more);
-        let byte = self.b.ins().bor_imm_u(v_head, 0x80);
-        self.put_byte(byte);
-        let rest = self.b.ins().ushr_imm_u(v_head, 7);
-        self.b.ins().jump(head, &[rest.into()]);
-
-        self.b.switch_to_block(last);
-        self.put_byte(v_head);
+        self.b.switch_to_block(long);
+        self.put_length(value);
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(done);

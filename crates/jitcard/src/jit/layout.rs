@@ -446,8 +446,10 @@ fn wide_words(kind: PointerKind, align: usize) -> Option<(i32, i32)> {
         let address = (shared.as_ptr() as usize).checked_sub(offset)?;
         find(words, 3, address)
     }
-    static CELLS: [[OnceLock<Option<(i32, i32)>>; 7]; 3] =
-        [const { [const { OnceLock::new() }; 7] }; 3];
+    /// Per pointer kind and alignment: the calibrated (address, length)
+    /// word offsets.
+    type Words = OnceLock<Option<(i32, i32)>>;
+    static CELLS: [[Words; 7]; 3] = [const { [const { OnceLock::new() }; 7] }; 3];
     let slot = align_slot(align)?;
     let row = match kind {
         PointerKind::Plain => 0,

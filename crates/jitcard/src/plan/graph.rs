@@ -10,9 +10,12 @@ use super::{Build, NodeId, Op, Plan};
 
 /// One value per node of a plan, indexed by [`NodeId`]: how analyses keep
 /// per-node answers (instead of parallel vectors indexed by position).
+/// (Only the code generators' analyses use it so far.)
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "jit"), allow(dead_code))]
 pub(crate) struct NodeMap<T>(Vec<T>);
 
+#[cfg_attr(not(feature = "jit"), allow(dead_code))]
 impl<T> NodeMap<T> {
     /// The value of every node of `plan`, computed from its id.
     pub fn of(plan: &Plan, value: impl FnMut(NodeId) -> T) -> NodeMap<T> {

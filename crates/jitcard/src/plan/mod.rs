@@ -89,6 +89,7 @@ impl Plan {
     }
 
     /// The id of every node, in lowering order.
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
     pub(crate) fn ids(&self) -> impl Iterator<Item = NodeId> + use<> {
         (0..self.nodes.len()).map(NodeId::from_index)
     }
