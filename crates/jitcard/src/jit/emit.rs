@@ -272,9 +272,8 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
     /// Writes a length (an `i64`, read as unsigned) as a LEB128 varint, in
     /// a byte loop: lengths are mostly one byte, and the loop is the
-    /// smallest code (every string and list has one; `put_varint` loops
-    /// here too for values of 2^56 and more); the caller has ensured 10
-    /// bytes.
+    /// smallest code (every string and list has one); the caller has
+    /// ensured 10 bytes.
     pub fn put_length(&mut self, value: Value) {
         let head = self.b.create_block();
         let more = self.b.create_block();
@@ -307,15 +306,18 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// LEB128 varint; the caller has ensured the longest varint of the
     /// value's type and at least [`VARINT_STORE`] bytes.
     ///
-    /// One byte (values below 0x80) is stored directly. Values below 2^56
-    /// (2 to 8 bytes) are encoded without a branch: their 7-bit groups
-    /// spread to bytes in three steps, the continuation bits of all but the
-    /// last byte set, and the whole word stored (the bytes past the
-    /// encoding are scratch the cursor moves back over). Larger values loop.
+    /// One byte (values below 0x80) is stored directly. Otherwise there is
+    /// no loop and no branch on the length: the low 56 bits' 7-bit groups
+    /// spread to 8 bytes in three mask-and-shift steps and the whole word
+    /// is stored (bytes past the encoding are scratch the cursor moves back
+    /// over). Below 2^56 the length comes from the leading zeros and every
+    /// byte but the last gets its continuation bit; from 2^56 (only `u64`
+    /// and `i64`, which ensure 10 bytes) all 8 bytes continue and the top
+    /// 8 bits follow as one or two more bytes.
     pub fn put_varint(&mut self, value: Value) {
         let one = self.b.create_block();
         let rest = self.b.create_block();
-        let spread = self.b.create_block();
+        let short = self.b.create_block();
         let long = self.b.create_block();
         let done = self.b.create_block();
         let small = self
@@ -329,13 +331,6 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(rest);
-        let fits = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
-        self.b.ins().brif(fits, spread, &[], long, &[]);
-
-        self.b.switch_to_block(spread);
         let mut word = value;
         for (keep, moved, shift) in [
             (0x0000_0000_0FFF_FFFFi64, 0x00FF_FFFF_F000_0000i64, 4),
@@ -347,6 +342,17 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             let moved = self.b.ins().ishl_imm_u(moved, shift);
             word = self.b.ins().bor(kept, moved);
         }
+        let high = self
+            .b
+            .ins()
+            .iconst(types::I64, 0x8080_8080_8080_8080u64 as i64);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
+        self.b.ins().brif(fits, short, &[], long, &[]);
+
+        self.b.switch_to_block(short);
         // Bytes: ceil(bits / 7) = (bits + 6) * 37 >> 8 for bits in 1..=64,
         // with bits + 6 = 70 - leading zeros.
         let leading = self.b.ins().clz(value);
@@ -355,21 +361,32 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let len = self.b.ins().ushr_imm_u(len, 8);
         // Continuation bits in the first `len - 1` bytes (len >= 2 here):
         // the top 8 * (9 - len) bits of the pattern shifted out.
-        let high = self
-            .b
-            .ins()
-            .iconst(types::I64, 0x8080_8080_8080_8080u64 as i64);
         let unused = self.b.ins().imul_imm_s(len, -8);
         let unused = self.b.ins().iadd_imm_s(unused, 72);
         let continued = self.b.ins().ushr(high, unused);
-        let word = self.b.ins().bor(word, continued);
+        let encoded = self.b.ins().bor(word, continued);
         let cur = self.b.use_var(self.cur);
-        self.b.ins().store(flags(), word, cur, 0);
+        self.b.ins().store(flags(), encoded, cur, 0);
         self.advance(len);
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(long);
-        self.put_length(value);
+        let encoded = self.b.ins().bor(word, high);
+        let cur = self.b.use_var(self.cur);
+        self.b.ins().store(flags(), encoded, cur, 0);
+        // The top 8 bits: `top` below 0x80 is one byte; otherwise its low 7
+        // bits continued, then 1.
+        let top = self.b.ins().ushr_imm_u(value, 56);
+        let second = self.b.ins().ushr_imm_u(top, 7);
+        let low7 = self.b.ins().band_imm_u(top, 0x7F);
+        let flag = self.b.ins().ishl_imm_u(second, 7);
+        let next = self.b.ins().ishl_imm_u(second, 8);
+        let tail = self.b.ins().bor(low7, flag);
+        let tail = self.b.ins().bor(tail, next);
+        let tail = self.b.ins().ireduce(types::I16, tail);
+        self.b.ins().store(flags(), tail, cur, 8);
+        let len = self.b.ins().iadd_imm_u(second, 9);
+        self.advance(len);
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(done);
