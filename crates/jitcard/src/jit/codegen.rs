@@ -34,6 +34,9 @@ pub(crate) struct NodeEmitter<'p> {
     pub function_node: NodeId,
     /// The callee reference of every function node, in this function.
     pub functions: Vec<Option<FuncRef>>,
+    /// Whether the recursive function node being emitted is already
+    /// inlined once into itself (see [`NodeEmitter::node_here`]).
+    pub unrolled: std::cell::Cell<bool>,
 }
 
 impl NodeEmitter<'_> {
@@ -67,6 +70,18 @@ impl NodeEmitter<'_> {
         reserved: bool,
     ) {
         if self.facts.own_function[id] {
+            // Self-recursion (a tree's children) is unrolled once: the
+            // child's level is inlined, with its own depth count, and only
+            // grandchildren cost a call. Its frame is this function's, so no
+            // stack check is needed; deeper levels check at their entry.
+            if id == self.function_node && self.plan.is_recursive(id) && !self.unrolled.get() {
+                self.unrolled.set(true);
+                e.take_depth(id.index() as u32, false);
+                self.inline(e, id, data, meta, reserved);
+                e.give_depth();
+                self.unrolled.set(false);
+                return;
+            }
             let callee = self.functions[id.index()].expect("every function node is declared");
             e.call_compiled(callee, data, meta);
             return;

@@ -128,31 +128,55 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().return_(&[status]);
         self.b.switch_to_block(room);
         if let Some(node) = depth_node {
-            let left = self.b.ins().load(ptr, flags(), ctx, CTX_DEPTH_LEFT);
-            let deep = self.b.create_block();
-            let allowed = self.b.create_block();
-            self.b.set_cold_block(deep);
-            self.b.ins().brif(left, allowed, &[], deep, &[]);
-            self.b.switch_to_block(deep);
-            let node = self.b.ins().iconst(types::I32, i64::from(node));
-            let status = self.call_native(
-                self.entry.too_deep,
-                &[ptr, types::I32],
-                &[types::I32],
-                &[ctx, node],
-            )[0];
-            self.b.ins().return_(&[status]);
-            self.b.switch_to_block(allowed);
-            let taken = self.b.ins().iadd_imm_s(left, -1);
-            self.b.ins().store(flags(), taken, ctx, CTX_DEPTH_LEFT);
-            if let Some(lowest_at) = self.entry.lowest_depth_left {
-                let lowest = self.b.ins().load(ptr, flags(), ctx, lowest_at);
-                let lower = self.b.ins().umin(lowest, taken);
-                self.b.ins().store(flags(), lower, ctx, lowest_at);
-            }
+            self.take_depth(node, true);
             self.counts_depth = true;
         }
         self.reload_cursor();
+    }
+
+    /// Takes one from the context's remaining depth for a level of node
+    /// `node`, or reports nesting beyond the limit ([`too_deep`
+    /// ](super::runtime::too_deep)): returning its status when `at_entry`
+    /// (nothing to clean up yet), through the failure exit otherwise.
+    pub fn take_depth(&mut self, node: u32, at_entry: bool) {
+        let ptr = self.ptr;
+        let ctx = self.ctx;
+        let left = self.b.ins().load(ptr, flags(), ctx, CTX_DEPTH_LEFT);
+        let deep = self.b.create_block();
+        let allowed = self.b.create_block();
+        self.b.set_cold_block(deep);
+        self.b.ins().brif(left, allowed, &[], deep, &[]);
+        self.b.switch_to_block(deep);
+        let node = self.b.ins().iconst(types::I32, i64::from(node));
+        let status = self.call_native(
+            self.entry.too_deep,
+            &[ptr, types::I32],
+            &[types::I32],
+            &[ctx, node],
+        )[0];
+        if at_entry {
+            self.b.ins().return_(&[status]);
+        } else {
+            self.fail_with(status);
+        }
+        self.b.switch_to_block(allowed);
+        let taken = self.b.ins().iadd_imm_s(left, -1);
+        self.b.ins().store(flags(), taken, ctx, CTX_DEPTH_LEFT);
+        if let Some(lowest_at) = self.entry.lowest_depth_left {
+            let lowest = self.b.ins().load(ptr, flags(), ctx, lowest_at);
+            let lower = self.b.ins().umin(lowest, taken);
+            self.b.ins().store(flags(), lower, ctx, lowest_at);
+        }
+    }
+
+    /// Gives back the one [`take_depth`](Self::take_depth) took.
+    pub fn give_depth(&mut self) {
+        let ptr = self.ptr;
+        let left = self.b.ins().load(ptr, flags(), self.ctx, CTX_DEPTH_LEFT);
+        let given_back = self.b.ins().iadd_imm_s(left, 1);
+        self.b
+            .ins()
+            .store(flags(), given_back, self.ctx, CTX_DEPTH_LEFT);
     }
 
     /// Stores the cursor, gives back the depth taken at entry and returns
@@ -160,12 +184,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     pub fn finish(mut self) {
         self.spill_cursor();
         if self.counts_depth {
-            let ptr = self.ptr;
-            let left = self.b.ins().load(ptr, flags(), self.ctx, CTX_DEPTH_LEFT);
-            let given_back = self.b.ins().iadd_imm_s(left, 1);
-            self.b
-                .ins()
-                .store(flags(), given_back, self.ctx, CTX_DEPTH_LEFT);
+            self.give_depth();
         }
         let ok = self.b.ins().iconst(types::I32, 0);
         self.b.ins().return_(&[ok]);

@@ -358,6 +358,7 @@ fn compile_encoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledE
                 calls,
                 function_node: node,
                 functions,
+                unrolled: std::cell::Cell::new(false),
             };
             nodes.function_body(e, data, meta);
         },
