@@ -22,7 +22,7 @@ use super::facet_ptr::{THIN_META, UNTAG_MASK, WIDE_TAG};
 use super::facts::PlanFacts;
 use super::runtime;
 use super::vtable_calls::VtableCallEmitter;
-use crate::plan::{DiscriminantRead, Elements, IntKind, NodeId, Op, Plan, StrAccess};
+use crate::plan::{DiscriminantRead, Elements, FieldStep, IntKind, NodeId, Op, Plan, StrAccess};
 use crate::wire;
 
 /// Emits the body of one function node.
@@ -138,26 +138,7 @@ impl NodeEmitter<'_> {
                 let (bytes, len) = self.str_parts(e, *access, data, meta);
                 self.length_prefixed_copy(e, bytes, len);
             }
-            Op::Fields(fields) => {
-                let mut index = 0;
-                while index < fields.len() {
-                    // One capacity check for the run of bounded fields starting here.
-                    let run: Vec<_> = fields[index..]
-                        .iter()
-                        .take_while(|f| !reserved && self.bounded(f.node).is_some())
-                        .collect();
-                    if run.len() > 1 {
-                        e.ensure_const(run.iter().map(|f| self.bounded(f.node).unwrap_or(0)).sum());
-                    }
-                    let run_reserved = reserved || run.len() > 1;
-                    for field in fields[index..].iter().take(run.len().max(1)) {
-                        let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
-                        let thin = e.iconst_ptr(THIN_META);
-                        self.node(e, field.node, at, thin, run_reserved);
-                    }
-                    index += run.len().max(1);
-                }
-            }
+            Op::Fields(fields) => self.fields(e, fields, data, reserved, None),
             Op::Enum(op) => self.enum_(e, id, op, data, reserved),
             Op::Option(op) => {
                 let (is_some, value) = match self.facts.presence[id] {
@@ -305,6 +286,51 @@ impl NodeEmitter<'_> {
             Op::Fallback(_) => {
                 self.node_helper(e, runtime::fallback as *const u8, id, data, &[meta]);
             }
+        }
+    }
+
+    /// Writes `fields` of the value at `data`, after the varint `tag` when
+    /// given (an enum variant's). Runs of fields with a bounded size share
+    /// one capacity check, the tag's bytes included in the first.
+    fn fields(
+        &self,
+        e: &mut FunctionEmitter,
+        fields: &[FieldStep],
+        data: Value,
+        reserved: bool,
+        tag: Option<u64>,
+    ) {
+        let mut tag = tag.map(|tag| {
+            let mut bytes = [0u8; wire::MAX_VARINT_U64_LEN];
+            (tag, wire::encode_varint_u64(tag, &mut bytes))
+        });
+        let mut index = 0;
+        loop {
+            let head = tag.map_or(0, |(_, len)| len);
+            if index >= fields.len() && head == 0 {
+                break;
+            }
+            // One capacity check for the tag and the run of bounded fields
+            // starting here (a lone bounded field checks its own).
+            let run: Vec<usize> = fields[index..]
+                .iter()
+                .map_while(|f| self.bounded(f.node))
+                .collect();
+            let checked = !reserved && (run.len() > 1 || head > 0);
+            if checked {
+                e.ensure_const(head + run.iter().sum::<usize>());
+            }
+            if let Some((value, _)) = tag.take() {
+                e.put_varint_const(value);
+            }
+            let count = run.len().max(1).min(fields.len() - index.min(fields.len()));
+            for (offset, field) in fields[index..].iter().take(count).enumerate() {
+                let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
+                let thin = e.iconst_ptr(THIN_META);
+                let in_run = offset < run.len();
+                self.node(e, field.node, at, thin, reserved || (checked && in_run));
+            }
+            index += count.max(1);
         }
     }
 
@@ -479,15 +505,8 @@ impl NodeEmitter<'_> {
 
         for (variant, block) in op.variants.iter().zip(blocks) {
             e.b.switch_to_block(block);
-            if !reserved {
-                e.ensure_const(wire::MAX_VARINT_U64_LEN);
-            }
-            e.put_varint_const(u64::from(variant.index));
-            for field in &variant.fields {
-                let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
-                let thin = e.iconst_ptr(THIN_META);
-                self.node(e, field.node, at, thin, reserved);
-            }
+            let tag = u64::from(variant.index);
+            self.fields(e, &variant.fields, data, reserved, Some(tag));
             e.b.ins().jump(done, &[]);
         }
         e.b.switch_to_block(done);
