@@ -37,32 +37,68 @@ pub const fn zigzag_i128(value: i128) -> u128 {
     ((value << 1) ^ (value >> 127)) as u128
 }
 
-/// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
-/// many bytes it took.
+/// The low 56 bits of `value` as eight 7-bit groups, one per byte, least
+/// significant first (continuation bits clear): three mask-and-shift steps
+/// instead of a loop over bytes.
 #[inline]
-pub fn encode_varint_u64(mut value: u64, bytes: &mut [u8; MAX_VARINT_U64_LEN]) -> usize {
-    let mut len = 0;
-    while value >= 0x80 {
-        bytes[len] = (value as u8) | 0x80;
-        value >>= 7;
-        len += 1;
+const fn spread_7bit_groups(value: u64) -> u64 {
+    let v = (value & 0x0000_0000_0FFF_FFFF) | ((value & 0x00FF_FFFF_F000_0000) << 4);
+    let v = (v & 0x0000_3FFF_0000_3FFF) | ((v & 0x0FFF_C000_0FFF_C000) << 2);
+    (v & 0x007F_007F_007F_007F) | ((v & 0x3F80_3F80_3F80_3F80) << 1)
+}
+
+/// The continuation bit of every byte of a word.
+const ALL_CONTINUE: u64 = 0x8080_8080_8080_8080;
+
+/// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
+/// many bytes it took (bytes past that may be overwritten too).
+///
+/// No loop: below 2^56 the bytes are [`spread_7bit_groups`] with the
+/// continuation bit on all but the last; from 2^56 all eight continue and
+/// the top 8 bits follow in one or two bytes.
+#[inline]
+pub fn encode_varint_u64(value: u64, bytes: &mut [u8; MAX_VARINT_U64_LEN]) -> usize {
+    if value < 0x80 {
+        bytes[0] = value as u8;
+        return 1;
     }
-    bytes[len] = value as u8;
-    len + 1
+    let groups = spread_7bit_groups(value);
+    if value < 1 << 56 {
+        // ceil(bits / 7) bytes, 2..=8 here.
+        let len = (64 - value.leading_zeros() as usize).div_ceil(7);
+        let continued = ALL_CONTINUE >> (8 * (9 - len));
+        bytes[..8].copy_from_slice(&(groups | continued).to_le_bytes());
+        return len;
+    }
+    bytes[..8].copy_from_slice(&(groups | ALL_CONTINUE).to_le_bytes());
+    let top = value >> 56;
+    if top < 0x80 {
+        bytes[8] = top as u8;
+        9
+    } else {
+        bytes[8] = top as u8 | 0x80;
+        bytes[9] = 1;
+        10
+    }
 }
 
 /// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
-/// many bytes it took.
+/// many bytes it took: 56 bits (eight continued bytes) at a time while more
+/// than 56 remain, then the rest as a `u64` varint.
 #[inline]
-pub fn encode_varint_u128(mut value: u128, bytes: &mut [u8; MAX_VARINT_U128_LEN]) -> usize {
+pub fn encode_varint_u128(value: u128, bytes: &mut [u8; MAX_VARINT_U128_LEN]) -> usize {
     let mut len = 0;
-    while value >= 0x80 {
-        bytes[len] = (value as u8) | 0x80;
-        value >>= 7;
-        len += 1;
+    let mut rest = value;
+    while rest >> 56 != 0 && rest >> 64 != 0 {
+        let word = spread_7bit_groups(rest as u64) | ALL_CONTINUE;
+        bytes[len..len + 8].copy_from_slice(&word.to_le_bytes());
+        len += 8;
+        rest >>= 56;
     }
-    bytes[len] = value as u8;
-    len + 1
+    let mut tail = [0u8; MAX_VARINT_U64_LEN];
+    let tail_len = encode_varint_u64(rest as u64, &mut tail);
+    bytes[len..len + tail_len].copy_from_slice(&tail[..tail_len]);
+    len + tail_len
 }
 
 /// Appends `value` as an unsigned LEB128 varint (what postcard writes for

@@ -189,3 +189,40 @@ fn floats_bools_chars_and_bytes_match_postcard() {
         );
     }
 }
+
+#[test]
+fn varints_of_random_widths_match_postcard() {
+    // Every bit width, many values each (xorshift, deterministic).
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for bits in 0..=128u32 {
+        for _ in 0..64 {
+            let wide = (u128::from(next()) << 64 | u128::from(next())) >> (128 - bits.max(1));
+            let wide = if bits == 0 {
+                0
+            } else {
+                wide | 1u128 << (bits - 1)
+            };
+            let expected = postcard::to_allocvec(&wide).unwrap();
+            assert_eq!(
+                encoded(|out| wire::write_varint_u128(out, wide)),
+                expected,
+                "{wide}"
+            );
+            if bits <= 64 {
+                let narrow = wide as u64;
+                let expected = postcard::to_allocvec(&narrow).unwrap();
+                assert_eq!(
+                    encoded(|out| wire::write_varint_u64(out, narrow)),
+                    expected,
+                    "{narrow}"
+                );
+            }
+        }
+    }
+}
