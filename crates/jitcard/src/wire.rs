@@ -107,7 +107,23 @@ pub fn encode_varint_u128(value: u128, bytes: &mut [u8; MAX_VARINT_U128_LEN]) ->
 pub fn write_varint_u64(out: &mut Vec<u8>, value: u64) {
     let mut bytes = [0u8; MAX_VARINT_U64_LEN];
     let len = encode_varint_u64(value, &mut bytes);
-    out.extend_from_slice(&bytes[..len]);
+    append_prefix(out, &bytes, len);
+}
+
+/// Appends the first `len` of `bytes` (a small fixed-size buffer): all of
+/// `bytes` is copied past the end, a constant-size copy, and the length
+/// then covers the first `len`.
+#[inline]
+fn append_prefix<const N: usize>(out: &mut Vec<u8>, bytes: &[u8; N], len: usize) {
+    assert!(len <= N);
+    out.reserve(N);
+    let at = out.len();
+    // SAFETY: `reserve` made room for `N` bytes past the length; the copy
+    // initializes them, and the new length covers `len <= N` of them.
+    unsafe {
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().add(at), N);
+        out.set_len(at + len);
+    }
 }
 
 /// Appends `value` as an unsigned LEB128 varint (postcard's `u128`).
@@ -115,7 +131,7 @@ pub fn write_varint_u64(out: &mut Vec<u8>, value: u64) {
 pub fn write_varint_u128(out: &mut Vec<u8>, value: u128) {
     let mut bytes = [0u8; MAX_VARINT_U128_LEN];
     let len = encode_varint_u128(value, &mut bytes);
-    out.extend_from_slice(&bytes[..len]);
+    append_prefix(out, &bytes, len);
 }
 
 /// Appends a signed integer of up to 64 bits (postcard's `i16`, `i32`, `i64`, `isize`).
