@@ -138,6 +138,24 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
         Ok(())
     }
 
+    /// [`part`](Self::part), with a scalar written right here: scalars
+    /// cannot fail, recurse or nest, so they skip the stack and depth checks
+    /// and the dispatch of [`node`](Self::node) (most parts are scalars).
+    ///
+    /// # Safety
+    /// As [`node`](Self::node).
+    #[inline(always)]
+    unsafe fn child(&mut self, step: Step, id: NodeId, src: PtrConst) -> Result<(), Error> {
+        let op = &self.plan.node(id).op;
+        if is_scalar(op) {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { write_scalar(op, src, self.out) };
+            return Ok(());
+        }
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.part(step, id, src) }
+    }
+
     /// # Safety
     /// `src` points at a live value of `plan.node(id).shape`.
     unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
@@ -159,7 +177,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
                 Op::Enum(op) => self.enum_(id, op, src),
                 Op::Option(op) => self.option(op, src),
                 Op::Result(op) => self.result(op, src),
-                Op::Pointer(op) => self.part(Step::Pointee, op.pointee, (op.borrow)(src)),
+                Op::Pointer(op) => self.child(Step::Pointee, op.pointee, (op.borrow)(src)),
                 Op::List(op) => self.list(id, op, src),
                 Op::Slice(op) => self.slice(op, src),
                 Op::Array(op) => self.run(&op.elements, src.raw_ptr(), op.len),
@@ -191,7 +209,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
     unsafe fn fields(&mut self, fields: &[FieldStep], src: PtrConst) -> Result<(), Error> {
         for field in fields {
             // SAFETY: the field lies at its offset inside the live struct.
-            unsafe { self.part(Step::Field(field.name), field.node, src.field(field.offset))? };
+            unsafe { self.child(Step::Field(field.name), field.node, src.field(field.offset))? };
         }
         Ok(())
     }
@@ -227,7 +245,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
         }
         self.out.push(1);
         // SAFETY: a non-null `get_value` points at the live `Some` value.
-        unsafe { self.part(Step::Some, op.some, PtrConst::new(value)) }
+        unsafe { self.child(Step::Some, op.some, PtrConst::new(value)) }
     }
 
     /// # Safety
@@ -328,7 +346,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
             // SAFETY: `index < len`, so the element lies inside the run.
             let element = PtrConst::new(unsafe { data.add(index * elements.stride) });
             // SAFETY: the element is a live value of the element node's shape.
-            unsafe { self.part(Step::Index(index), elements.node, element)? };
+            unsafe { self.child(Step::Index(index), elements.node, element)? };
         }
         Ok(())
     }
@@ -353,6 +371,15 @@ unsafe fn write_scalar(op: &Op, src: PtrConst, out: &mut Vec<u8>) {
             _ => {}
         }
     }
+}
+
+/// Whether [`write_scalar`] writes `op` (a leaf: no parts, no failure).
+#[inline(always)]
+fn is_scalar(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Nothing | Op::Bool | Op::Byte | Op::Int(_) | Op::F32 | Op::F64 | Op::Char | Op::Str(_)
+    )
 }
 
 /// # Safety
