@@ -272,3 +272,35 @@ fn varints_of_every_length_encode_as_postcard_on_every_engine() {
         common::check_against(&value, false).unwrap();
     }
 }
+
+#[derive(Facet, Serialize, Debug)]
+struct Strings {
+    tag: u8,
+    first: String,
+    second: &'static str,
+    count: u32,
+    third: String,
+    nested: Record,
+    last: String,
+}
+
+#[test]
+fn runs_of_strings_share_one_capacity_check_at_every_size() {
+    // Short, long and buffer-growing lengths, so the shared check must
+    // cover every string of the run whatever the buffer already holds.
+    for (i, len) in [0usize, 1, 7, 16, 17, 300, 70_000, 1 << 20].into_iter().enumerate() {
+        let value = Strings {
+            tag: i as u8,
+            first: "a".repeat(len),
+            second: Box::leak("b".repeat(len / 2 + 1).into_boxed_str()),
+            count: len as u32,
+            third: "c".repeat(len.saturating_sub(1)),
+            nested: Record {
+                count: 3,
+                name: "d".repeat(len / 3),
+            },
+            last: "e".repeat(len % 5),
+        };
+        common::check_against(&value, false).unwrap();
+    }
+}

@@ -290,8 +290,10 @@ impl NodeEmitter<'_> {
     }
 
     /// Writes `fields` of the value at `data`, after the varint `tag` when
-    /// given (an enum variant's). Runs of fields with a bounded size share
-    /// one capacity check, the tag's bytes included in the first.
+    /// given (an enum variant's). Runs of fields whose size is known before
+    /// writing (a bounded size, or a string: its length plus the longest
+    /// varint) share one capacity check, the tag's bytes included in the
+    /// first; a lone field checks its own.
     fn fields(
         &self,
         e: &mut FunctionEmitter,
@@ -310,27 +312,62 @@ impl NodeEmitter<'_> {
             if index >= fields.len() && head == 0 {
                 break;
             }
-            // One capacity check for the tag and the run of bounded fields
-            // starting here (a lone bounded field checks its own).
-            let run: Vec<usize> = fields[index..]
+            let run: Vec<KnownSize> = fields[index..]
                 .iter()
-                .map_while(|f| self.bounded(f.node))
+                .map_while(|f| self.sized(f.node))
+                .take(MAX_RUN_FIELDS)
                 .collect();
             let checked = !reserved && (run.len() > 1 || head > 0);
+            // The strings' parts are read first, so one check can cover them.
+            let mut strings = Vec::new();
             if checked {
-                e.ensure_const(head + run.iter().sum::<usize>());
+                let mut total =
+                    e.iconst_ptr((head + run.iter().map(KnownSize::fixed).sum::<usize>()) as i64);
+                for (field, part) in fields[index..].iter().zip(&run) {
+                    if let KnownSize::Str(access) = part {
+                        let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
+                        let thin = e.iconst_ptr(THIN_META);
+                        let (bytes, len) = self.str_parts(e, *access, at, thin);
+                        // Live strings lie in the address space (< 2^57
+                        // bytes on every supported host): a few lengths
+                        // cannot wrap the sum.
+                        total = e.b.ins().iadd(total, len);
+                        strings.push((bytes, len));
+                    }
+                }
+                e.ensure(total);
             }
             if let Some((value, _)) = tag.take() {
                 e.put_varint_const(value);
             }
             let count = run.len().max(1).min(fields.len() - index.min(fields.len()));
+            let mut strings = strings.into_iter();
             for (offset, field) in fields[index..].iter().take(count).enumerate() {
+                let in_run = checked && offset < run.len();
+                if in_run && let KnownSize::Str(_) = run[offset] {
+                    let (bytes, len) = strings.next().expect("one read per string of the run");
+                    e.put_length(len);
+                    e.put_copy(bytes, len);
+                    continue;
+                }
                 let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
                 let thin = e.iconst_ptr(THIN_META);
-                let in_run = offset < run.len();
-                self.node(e, field.node, at, thin, reserved || (checked && in_run));
+                self.node(e, field.node, at, thin, reserved || in_run);
             }
             index += count.max(1);
+        }
+    }
+
+    /// How many bytes a field writes at most, when known before writing it.
+    fn sized(&self, id: NodeId) -> Option<KnownSize> {
+        if let Some(bytes) = self.bounded(id) {
+            return Some(KnownSize::Fixed(bytes));
+        }
+        match self.plan.node(id).op {
+            Op::Str(access) if !self.facts.own_function[id] && access != StrAccess::Unsized => {
+                Some(KnownSize::Str(access))
+            }
+            _ => None,
         }
     }
 
@@ -537,6 +574,31 @@ impl NodeEmitter<'_> {
         args.extend_from_slice(extra);
         let status = e.call_helper_writing(helper, &params, &args);
         e.check(status);
+    }
+}
+
+/// Most fields one capacity check covers (which also bounds how many
+/// string lengths its sum adds).
+const MAX_RUN_FIELDS: usize = 16;
+
+/// A field whose size is known before it is written (see
+/// [`NodeEmitter::fields`]).
+#[derive(Clone, Copy)]
+enum KnownSize {
+    /// At most this many bytes.
+    Fixed(usize),
+    /// A string (not behind a wide pointer): its length plus the longest
+    /// length varint.
+    Str(StrAccess),
+}
+
+impl KnownSize {
+    /// The constant part of its size.
+    fn fixed(&self) -> usize {
+        match self {
+            KnownSize::Fixed(bytes) => *bytes,
+            KnownSize::Str(_) => wire::MAX_VARINT_U64_LEN,
+        }
     }
 }
 
