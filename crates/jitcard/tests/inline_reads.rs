@@ -288,7 +288,10 @@ struct Strings {
 fn runs_of_strings_share_one_capacity_check_at_every_size() {
     // Short, long and buffer-growing lengths, so the shared check must
     // cover every string of the run whatever the buffer already holds.
-    for (i, len) in [0usize, 1, 7, 16, 17, 300, 70_000, 1 << 20].into_iter().enumerate() {
+    for (i, len) in [0usize, 1, 7, 16, 17, 300, 70_000, 1 << 20]
+        .into_iter()
+        .enumerate()
+    {
         let value = Strings {
             tag: i as u8,
             first: "a".repeat(len),

@@ -22,7 +22,9 @@ use super::facet_ptr::{THIN_META, UNTAG_MASK, WIDE_TAG};
 use super::facts::PlanFacts;
 use super::runtime;
 use super::vtable_calls::VtableCallEmitter;
-use crate::plan::{DiscriminantRead, Elements, FieldStep, IntKind, NodeId, Op, Plan, StrAccess};
+use crate::plan::{
+    DiscriminantRead, Elements, FieldStep, IntKind, NodeId, Op, OptionOp, Plan, StrAccess,
+};
 use crate::wire;
 
 /// Emits the body of one function node.
@@ -140,43 +142,7 @@ impl NodeEmitter<'_> {
             }
             Op::Fields(fields) => self.fields(e, fields, data, reserved, None),
             Op::Enum(op) => self.enum_(e, id, op, data, reserved),
-            Op::Option(op) => {
-                let (is_some, value) = match self.facts.presence[id] {
-                    // Calibrated presence (see `presence`): one load and a
-                    // compare instead of `get_value`.
-                    Some(presence) => {
-                        let ty = int_type(presence.width);
-                        let word = e.load(ty, data, presence.offset);
-                        let none = e.b.ins().iconst(ty, presence.none as i64);
-                        let is_some = e.b.ins().icmp(IntCC::NotEqual, word, none);
-                        let value = e.b.ins().iadd_imm_u(data, presence.payload_offset as i64);
-                        (is_some, value)
-                    }
-                    None => {
-                        let value = self.calls.option_get_value(e, op.vtable.get_value, data);
-                        (value, value)
-                    }
-                };
-                let some = e.b.create_block();
-                let none = e.b.create_block();
-                let done = e.b.create_block();
-                e.b.ins().brif(is_some, some, &[], none, &[]);
-                e.b.switch_to_block(none);
-                if !reserved {
-                    e.ensure_const(1);
-                }
-                e.put_const_byte(0);
-                e.b.ins().jump(done, &[]);
-                e.b.switch_to_block(some);
-                if !reserved {
-                    e.ensure_const(1);
-                }
-                e.put_const_byte(1);
-                let thin = e.iconst_ptr(THIN_META);
-                self.node(e, op.some, value, thin, reserved);
-                e.b.ins().jump(done, &[]);
-                e.b.switch_to_block(done);
-            }
+            Op::Option(op) => self.option(e, id, op, data, reserved, reserved),
             Op::Result(op) => {
                 let is_ok = self.calls.result_is_ok(e, op.vtable.is_ok, data);
                 let ok = e.b.create_block();
@@ -317,12 +283,18 @@ impl NodeEmitter<'_> {
                 .map_while(|f| self.sized(f.node))
                 .take(MAX_RUN_FIELDS)
                 .collect();
-            let checked = !reserved && (run.len() > 1 || head > 0);
+            // The tag byte of an option with an unbounded payload right
+            // after the run joins the check.
+            let tail = fields
+                .get(index + run.len())
+                .filter(|f| run.len() < MAX_RUN_FIELDS && self.option_tag_after_run(f.node))
+                .map_or(0, |_| 1);
+            let checked = !reserved && (run.len() + tail > 1 || head > 0);
             // The strings' parts are read first, so one check can cover them.
             let mut strings = Vec::new();
             if checked {
-                let mut total =
-                    e.iconst_ptr((head + run.iter().map(KnownSize::fixed).sum::<usize>()) as i64);
+                let fixed = head + tail + run.iter().map(KnownSize::fixed).sum::<usize>();
+                let mut total = e.iconst_ptr(fixed as i64);
                 for (field, part) in fields[index..].iter().zip(&run) {
                     if let KnownSize::Str(access) = part {
                         let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
@@ -340,7 +312,9 @@ impl NodeEmitter<'_> {
             if let Some((value, _)) = tag.take() {
                 e.put_varint_const(value);
             }
-            let count = run.len().max(1).min(fields.len() - index.min(fields.len()));
+            let count = (run.len() + tail)
+                .max(1)
+                .min(fields.len() - index.min(fields.len()));
             let mut strings = strings.into_iter();
             for (offset, field) in fields[index..].iter().take(count).enumerate() {
                 let in_run = checked && offset < run.len();
@@ -351,11 +325,74 @@ impl NodeEmitter<'_> {
                     continue;
                 }
                 let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
+                if checked && tail == 1 && offset == run.len() {
+                    let Op::Option(op) = &self.plan.node(field.node).op else {
+                        unreachable!("the run's tail is an option")
+                    };
+                    self.option(e, field.node, op, at, false, true);
+                    continue;
+                }
                 let thin = e.iconst_ptr(THIN_META);
                 self.node(e, field.node, at, thin, reserved || in_run);
             }
             index += count.max(1);
         }
+    }
+
+    /// Writes the option (node `id`, op `op`) at `data`: `reserved` says the
+    /// room of the whole option is ensured, `tag_reserved` the room of its
+    /// tag byte only (a field run's check covered it; the payload checks
+    /// its own).
+    fn option(
+        &self,
+        e: &mut FunctionEmitter,
+        id: NodeId,
+        op: &OptionOp,
+        data: Value,
+        reserved: bool,
+        tag_reserved: bool,
+    ) {
+        let (is_some, value) = match self.facts.presence[id] {
+            // Calibrated presence (see `presence`): one load and a compare
+            // instead of `get_value`.
+            Some(presence) => {
+                let ty = int_type(presence.width);
+                let word = e.load(ty, data, presence.offset);
+                let none = e.b.ins().iconst(ty, presence.none as i64);
+                let is_some = e.b.ins().icmp(IntCC::NotEqual, word, none);
+                let value = e.b.ins().iadd_imm_u(data, presence.payload_offset as i64);
+                (is_some, value)
+            }
+            None => {
+                let value = self.calls.option_get_value(e, op.vtable.get_value, data);
+                (value, value)
+            }
+        };
+        let some = e.b.create_block();
+        let none = e.b.create_block();
+        let done = e.b.create_block();
+        e.b.ins().brif(is_some, some, &[], none, &[]);
+        for (block, tag) in [(none, 0u8), (some, 1u8)] {
+            e.b.switch_to_block(block);
+            if !tag_reserved {
+                e.ensure_const(1);
+            }
+            e.put_const_byte(tag);
+            if tag == 1 {
+                let thin = e.iconst_ptr(THIN_META);
+                self.node(e, op.some, value, thin, reserved);
+            }
+            e.b.ins().jump(done, &[]);
+        }
+        e.b.switch_to_block(done);
+    }
+
+    /// Whether node `id` is an inline option with an unbounded payload: a
+    /// field run's check may cover its tag byte (see [`Self::fields`]).
+    fn option_tag_after_run(&self, id: NodeId) -> bool {
+        !self.facts.own_function[id]
+            && self.bounded(id).is_none()
+            && matches!(self.plan.node(id).op, Op::Option(_))
     }
 
     /// How many bytes a field writes at most, when known before writing it.
