@@ -101,7 +101,7 @@ pub enum CTagged {
 }
 
 /// A disagreement that is one of jitcard's documented limits.
-fn documented_limit(error: &Error) -> bool {
+pub fn documented_limit(error: &Error) -> bool {
     matches!(
         error,
         Error::Invalid {
