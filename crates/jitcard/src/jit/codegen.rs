@@ -145,16 +145,7 @@ impl NodeEmitter<'_> {
             Op::Option(op) => self.option(e, id, op, data, reserved, reserved),
             Op::Result(op) => {
                 let is_ok = self.calls.result_is_ok(e, op.vtable.is_ok, data);
-                let ok = e.b.create_block();
-                let err = e.b.create_block();
-                let done = e.b.create_block();
-                e.b.ins().brif(is_ok, ok, &[], err, &[]);
-                for (block, tag) in [(ok, 0u8), (err, 1u8)] {
-                    e.b.switch_to_block(block);
-                    if !reserved {
-                        e.ensure_const(1);
-                    }
-                    e.put_const_byte(tag);
+                e.put_tag_arms(is_ok, 0, reserved, |e, tag| {
                     let (value, inner) = if tag == 0 {
                         (self.calls.result_get_ok(e, op.vtable.get_ok, data), op.ok)
                     } else {
@@ -165,9 +156,7 @@ impl NodeEmitter<'_> {
                     };
                     let thin = e.iconst_ptr(THIN_META);
                     self.node(e, inner, value, thin, reserved);
-                    e.b.ins().jump(done, &[]);
-                }
-                e.b.switch_to_block(done);
+                });
             }
             Op::Pointer(op) => {
                 let (pointee, pointee_meta) = match self.facts.pointer_layout[id] {
@@ -368,23 +357,12 @@ impl NodeEmitter<'_> {
                 (value, value)
             }
         };
-        let some = e.b.create_block();
-        let none = e.b.create_block();
-        let done = e.b.create_block();
-        e.b.ins().brif(is_some, some, &[], none, &[]);
-        for (block, tag) in [(none, 0u8), (some, 1u8)] {
-            e.b.switch_to_block(block);
-            if !tag_reserved {
-                e.ensure_const(1);
-            }
-            e.put_const_byte(tag);
+        e.put_tag_arms(is_some, 1, tag_reserved, |e, tag| {
             if tag == 1 {
                 let thin = e.iconst_ptr(THIN_META);
                 self.node(e, op.some, value, thin, reserved);
             }
-            e.b.ins().jump(done, &[]);
-        }
-        e.b.switch_to_block(done);
+        });
     }
 
     /// Whether node `id` is an inline option with an unbounded payload: a

@@ -411,6 +411,33 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.switch_to_block(done);
     }
 
+    /// Branches on `condition` (non-zero: tag `tag_if_set`, zero: the
+    /// other of 0 and 1), writes the tag byte (checking its room unless
+    /// `reserved`) and emits `arm(tag)` after it: an option's or a result's
+    /// two variants. Emission continues after both arms.
+    pub fn put_tag_arms(
+        &mut self,
+        condition: Value,
+        tag_if_set: u8,
+        reserved: bool,
+        mut arm: impl FnMut(&mut Self, u8),
+    ) {
+        let set = self.b.create_block();
+        let clear = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().brif(condition, set, &[], clear, &[]);
+        for (block, tag) in [(set, tag_if_set), (clear, 1 - tag_if_set)] {
+            self.b.switch_to_block(block);
+            if !reserved {
+                self.ensure_const(1);
+            }
+            self.put_const_byte(tag);
+            arm(self, tag);
+            self.b.ins().jump(done, &[]);
+        }
+        self.b.switch_to_block(done);
+    }
+
     /// Writes the `char` whose code point is `c` (an `i64`, from a live
     /// `char`, so valid) as postcard does: its UTF-8 length as one byte,
     /// then its 1 to 4 UTF-8 bytes. The caller has ensured 5 bytes: all

@@ -44,8 +44,7 @@ pub(crate) struct PlanFacts {
 
 impl PlanFacts {
     pub fn of(plan: &Plan) -> PlanFacts {
-        let mut own_function = NodeMap::of(plan, |id| plan.is_recursive(id));
-        own_function[plan.root()] = true;
+        let mut own_function = entry_and_recursive(plan);
         for id in plan.ids() {
             match &plan.node(id).op {
                 Op::Set(op) => own_function[op.element] = true,
@@ -89,8 +88,7 @@ impl PlanFacts {
 /// items of sets and maps are built by the interpreter, see
 /// [`super::decode_codegen`]).
 pub(crate) fn decode_functions(plan: &Plan) -> NodeMap<bool> {
-    let mut own_function = NodeMap::of(plan, |id| plan.is_recursive(id));
-    own_function[plan.root()] = true;
+    let mut own_function = entry_and_recursive(plan);
     // Elements of lists that are records, enums or lists themselves: one
     // call per element costs little beside building it, and smaller
     // functions compile much faster (register allocation grows faster than
@@ -108,6 +106,12 @@ pub(crate) fn decode_functions(plan: &Plan) -> NodeMap<bool> {
     }
     outline_large_shared_nodes(plan, &mut own_function);
     own_function
+}
+
+/// The root and the plan's recursive nodes: the functions every compiled
+/// plan has (inlining must stop at a cycle).
+fn entry_and_recursive(plan: &Plan) -> NodeMap<bool> {
+    NodeMap::of(plan, |id| id == plan.root() || plan.is_recursive(id))
 }
 
 /// The calibrated `Vec` layout of each contiguous list node.

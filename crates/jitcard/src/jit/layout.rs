@@ -349,11 +349,12 @@ macro_rules! aligned_probes {
             #[repr(align($align))]
             struct $name(#[allow(dead_code)] u8);
         )*
-        /// Runs `$probe::<P>()` with the probe type of alignment `align`.
+        /// Runs `$probe::<P>($arg)` with the probe type `P` of alignment
+        /// `align`.
         macro_rules! with_probe {
-            ($align_value:expr, $probe:ident) => {
+            ($align_value:expr, $probe:ident, $arg:expr) => {
                 match $align_value {
-                    $($align => $probe::<$name>(),)*
+                    $($align => $probe::<$name>($arg),)*
                     _ => None,
                 }
             };
@@ -367,43 +368,57 @@ fn align_slot(align: usize) -> Option<usize> {
     (align.is_power_of_two() && align <= 64).then(|| align.trailing_zeros() as usize)
 }
 
+/// One calibration per pointer kind and probed alignment, kept for the
+/// process.
+type Calibrations<T> = [[OnceLock<Option<T>>; 7]; 3];
+
+impl PointerKind {
+    /// This kind's row in a [`Calibrations`] table.
+    fn row(self) -> usize {
+        match self {
+            PointerKind::Plain => 0,
+            PointerKind::Arc => 1,
+            PointerKind::Rc => 2,
+        }
+    }
+}
+
+/// The words of a pointer value (one for thin pointers, two for wide),
+/// read without creating or dropping a pointer.
+fn words_of<W, const N: usize>(pointer: &W) -> Option<[usize; N]> {
+    // SAFETY: `W` is `N` words (checked first); any bit pattern is a valid
+    // `[usize; N]`.
+    (size_of::<W>() == N * WORD).then(|| unsafe { core::mem::transmute_copy(pointer) })
+}
+
 /// The calibrated pointee offset of `Arc<T>`/`Rc<T>` for a `T` of
 /// alignment `align`, checked against the `repr(C)` rule.
 fn counted_offset(kind: PointerKind, align: usize) -> Option<i32> {
-    static ARC: [OnceLock<Option<i32>>; 7] = [const { OnceLock::new() }; 7];
-    static RC: [OnceLock<Option<i32>>; 7] = [const { OnceLock::new() }; 7];
-    fn arc<P: Copy + Default + 'static>() -> Option<i32> {
-        let probe = Arc::new(P::default());
-        // SAFETY: `Arc<P>` of a sized `P` is one word (checked by the
-        // caller's size test on the real shape and here); reading it as a
-        // `usize` does not create or drop an `Arc`.
-        let word: usize = unsafe { core::mem::transmute_copy(&probe) };
-        (size_of::<Arc<P>>() == WORD)
-            .then(|| Arc::as_ptr(&probe) as usize - word)?
-            .try_into()
-            .ok()
+    /// The offset from the pointer word to the pointee in a probe of `kind`.
+    fn probe<P: Copy + Default + 'static>(kind: PointerKind) -> Option<i32> {
+        let offset = |[word]: [usize; 1], pointee: *const P| {
+            i32::try_from((pointee as usize).checked_sub(word)?).ok()
+        };
+        match kind {
+            PointerKind::Plain => Some(0),
+            PointerKind::Arc => {
+                let probe = Arc::new(P::default());
+                offset(words_of(&probe)?, Arc::as_ptr(&probe))
+            }
+            PointerKind::Rc => {
+                let probe = Rc::new(P::default());
+                offset(words_of(&probe)?, Rc::as_ptr(&probe))
+            }
+        }
     }
-    fn rc<P: Copy + Default + 'static>() -> Option<i32> {
-        let probe = Rc::new(P::default());
-        // SAFETY: as for `arc`.
-        let word: usize = unsafe { core::mem::transmute_copy(&probe) };
-        (size_of::<Rc<P>>() == WORD)
-            .then(|| Rc::as_ptr(&probe) as usize - word)?
-            .try_into()
-            .ok()
-    }
+    static OFFSETS: Calibrations<i32> = [const { [const { OnceLock::new() }; 7] }; 3];
     let slot = align_slot(align)?;
-    let cell = match kind {
-        PointerKind::Arc => &ARC[slot],
-        PointerKind::Rc => &RC[slot],
-        PointerKind::Plain => return Some(0),
-    };
-    *cell.get_or_init(|| {
-        let measured = match kind {
-            PointerKind::Arc => with_probe!(align, arc),
-            _ => with_probe!(align, rc),
-        }?;
-        let rule = (2 * WORD).next_multiple_of(align) as i32;
+    *OFFSETS[kind.row()][slot].get_or_init(|| {
+        let measured = with_probe!(align, probe, kind)?;
+        let rule = match kind {
+            PointerKind::Plain => 0,
+            PointerKind::Arc | PointerKind::Rc => (2 * WORD).next_multiple_of(align) as i32,
+        };
         (measured == rule).then_some(measured)
     })
 }
@@ -411,56 +426,42 @@ fn counted_offset(kind: PointerKind, align: usize) -> Option<i32> {
 /// The (address, length) word offsets of a wide pointer of `kind` to
 /// elements of alignment `align`, found on a probe of three elements.
 fn wide_words(kind: PointerKind, align: usize) -> Option<(i32, i32)> {
-    fn words_of<W>(pointer: &W) -> [usize; 2] {
-        assert_eq!(size_of::<W>(), 2 * WORD);
-        // SAFETY: a wide pointer is two words (asserted); reading them does
-        // not create or drop a pointer.
-        unsafe { core::mem::transmute_copy(pointer) }
-    }
-    fn find(words: [usize; 2], len: usize, address: usize) -> Option<(i32, i32)> {
+    /// Which of `words` is the length (3) and which the address.
+    fn find(words: [usize; 2], address: usize) -> Option<(i32, i32)> {
         match words {
-            [a, b] if a == len && b == address && a != b => Some((WORD as i32, 0)),
-            [a, b] if b == len && a == address && a != b => Some((0, WORD as i32)),
+            [a, b] if a == 3 && b == address && a != b => Some((WORD as i32, 0)),
+            [a, b] if b == 3 && a == address && a != b => Some((0, WORD as i32)),
             _ => None,
         }
     }
-    fn plain<P: Copy + Default + 'static>() -> Option<(i32, i32)> {
+    fn probe<P: Copy + Default + 'static>(kind: PointerKind) -> Option<(i32, i32)> {
         let elements = [P::default(); 3];
-        let slice: &[P] = &elements;
-        let boxed: Box<[P]> = Box::new(elements);
-        let a = find(words_of(&slice), 3, slice.as_ptr() as usize)?;
-        let b = find(words_of(&boxed), 3, boxed.as_ptr() as usize)?;
-        (a == b).then_some(a)
+        // A counted pointer's address is its counts', the elements' minus
+        // the `repr(C)` offset.
+        let counts = |first: *const P| {
+            (first as usize).checked_sub((2 * WORD).next_multiple_of(align_of::<P>()))
+        };
+        match kind {
+            PointerKind::Plain => {
+                let slice: &[P] = &elements;
+                let boxed: Box<[P]> = Box::new(elements);
+                let a = find(words_of(&slice)?, slice.as_ptr() as usize)?;
+                let b = find(words_of(&boxed)?, boxed.as_ptr() as usize)?;
+                (a == b).then_some(a)
+            }
+            PointerKind::Arc => {
+                let shared: Arc<[P]> = Arc::new(elements);
+                find(words_of(&shared)?, counts(shared.as_ptr())?)
+            }
+            PointerKind::Rc => {
+                let shared: Rc<[P]> = Rc::new(elements);
+                find(words_of(&shared)?, counts(shared.as_ptr())?)
+            }
+        }
     }
-    fn arc<P: Copy + Default + 'static>() -> Option<(i32, i32)> {
-        let shared: Arc<[P]> = Arc::new([P::default(); 3]);
-        let words = words_of(&shared);
-        let offset = (2 * WORD).next_multiple_of(align_of::<P>());
-        let address = (shared.as_ptr() as usize).checked_sub(offset)?;
-        find(words, 3, address)
-    }
-    fn rc<P: Copy + Default + 'static>() -> Option<(i32, i32)> {
-        let shared: Rc<[P]> = Rc::new([P::default(); 3]);
-        let words = words_of(&shared);
-        let offset = (2 * WORD).next_multiple_of(align_of::<P>());
-        let address = (shared.as_ptr() as usize).checked_sub(offset)?;
-        find(words, 3, address)
-    }
-    /// Per pointer kind and alignment: the calibrated (address, length)
-    /// word offsets.
-    type Words = OnceLock<Option<(i32, i32)>>;
-    static CELLS: [[Words; 7]; 3] = [const { [const { OnceLock::new() }; 7] }; 3];
+    static WORDS: Calibrations<(i32, i32)> = [const { [const { OnceLock::new() }; 7] }; 3];
     let slot = align_slot(align)?;
-    let row = match kind {
-        PointerKind::Plain => 0,
-        PointerKind::Arc => 1,
-        PointerKind::Rc => 2,
-    };
-    *CELLS[row][slot].get_or_init(|| match kind {
-        PointerKind::Plain => with_probe!(align, plain),
-        PointerKind::Arc => with_probe!(align, arc),
-        PointerKind::Rc => with_probe!(align, rc),
-    })
+    *WORDS[kind.row()][slot].get_or_init(|| with_probe!(align, probe, kind))
 }
 
 #[cfg(test)]

@@ -423,38 +423,33 @@ fn read(bytes: &[u8], offset: usize, width: usize) -> u64 {
     }
 }
 
-/// The byte at `at`, loaded by the machine (see [`Buffer::bytes`]).
-///
-/// # Safety
-/// `at` is inside a live allocation.
+/// The one-byte load [`load_byte`] runs, per architecture (`byte` is a
+/// 32-bit register, `at` the address).
 #[cfg(target_arch = "x86_64")]
-unsafe fn load_byte(at: *const u8) -> u8 {
-    let byte: u32;
-    // SAFETY: a one-byte load from `at` (the caller's contract); no other
-    // effect.
-    unsafe {
-        std::arch::asm!(
-            "movzx {byte:e}, byte ptr [{at}]",
-            byte = out(reg) byte,
-            at = in(reg) at,
-            options(nostack, readonly, preserves_flags),
-        )
+macro_rules! load_byte_asm {
+    () => {
+        "movzx {byte:e}, byte ptr [{at}]"
     };
-    byte as u8
+}
+#[cfg(target_arch = "aarch64")]
+macro_rules! load_byte_asm {
+    () => {
+        "ldrb {byte:w}, [{at}]"
+    };
 }
 
 /// The byte at `at`, loaded by the machine (see [`Buffer::bytes`]).
 ///
 /// # Safety
 /// `at` is inside a live allocation.
-#[cfg(target_arch = "aarch64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 unsafe fn load_byte(at: *const u8) -> u8 {
     let byte: u32;
     // SAFETY: a one-byte load from `at` (the caller's contract); no other
     // effect.
     unsafe {
         std::arch::asm!(
-            "ldrb {byte:w}, [{at}]",
+            load_byte_asm!(),
             byte = out(reg) byte,
             at = in(reg) at,
             options(nostack, readonly, preserves_flags),
