@@ -1,7 +1,13 @@
 //! Encoding: values of a facet type → postcard bytes. The [`Encoder`] of a
-//! type, the one-shot [`to_vec`] / [`to_extend`], and what they share: run
-//! the chosen engine, and on failure leave the buffer as it was and report
-//! the failing value's own path.
+//! type, the one-shot functions with postcard's names ([`to_vec`],
+//! [`to_extend`], [`to_slice`], [`to_io`], [`serialized_size`],
+//! [`max_size`]), and what they share: run the chosen engine, and on
+//! failure leave the output as it was and report the failing value's own
+//! path.
+//!
+//! Slices and writers are filled from a per-thread scratch vector (reused,
+//! so a warm `to_slice` allocates nothing): the engines append to vectors,
+//! and a slice receives the bytes only once the whole encoding fits.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -113,6 +119,46 @@ impl<'a, T: Facet<'a> + ?Sized> Encoder<T> {
         let mut out = Vec::new();
         self.encode(value, &mut out)?;
         Ok(out)
+    }
+
+    /// Writes the encoding of `value` at the start of `buf` and returns the
+    /// written prefix (as `postcard::to_slice`). Fails with
+    /// [`Error::BufferTooSmall`] when it does not fit, without writing to
+    /// `buf`.
+    pub fn encode_to_slice<'b>(&self, value: &T, buf: &'b mut [u8]) -> Result<&'b mut [u8], Error> {
+        with_scratch(|scratch| {
+            self.encode(value, scratch)?;
+            copy_to_slice(scratch, buf)
+        })
+    }
+
+    /// Writes the encoding of `value` to `writer` and returns the writer
+    /// (as `postcard::to_io`). The value is encoded completely before the
+    /// first write, so an encoding error writes nothing.
+    pub fn encode_to_io<W: std::io::Write>(&self, value: &T, writer: W) -> Result<W, Error> {
+        with_scratch(|scratch| {
+            self.encode(value, scratch)?;
+            write_all(scratch, writer)
+        })
+    }
+
+    /// The exact length of `value`'s encoding, without writing it.
+    pub fn serialized_size(&self, value: &T) -> Result<usize, Error> {
+        // SAFETY: as in `encode`.
+        unsafe {
+            measure_with(
+                self.plan,
+                self.runner,
+                PtrConst::new(value as *const T),
+                self.max_depth,
+            )
+        }
+    }
+
+    /// The most bytes any value of `T` encodes to, `None` when that is
+    /// unbounded (see [`max_size`]).
+    pub fn max_size(&self) -> Option<usize> {
+        self.plan.max_wire_size(self.plan.root())
     }
 
     /// The plan this encoder runs (printable with `{}`).
@@ -267,4 +313,145 @@ unsafe fn locate(plan: &Plan, src: PtrConst, max_depth: usize, error: Error) -> 
         }
         _ => error,
     }
+}
+
+/// Writes the encoding of `value` at the start of `buf`, with the host's
+/// default engine, and returns the written prefix (`postcard::to_slice`).
+///
+/// A buffer exactly as long as the encoding suffices. One that is shorter
+/// fails with [`Error::BufferTooSmall`] (saying how many bytes were
+/// needed), and nothing is written to it.
+pub fn to_slice<'a, 'b, T: Facet<'a> + ?Sized>(
+    value: &T,
+    buf: &'b mut [u8],
+) -> Result<&'b mut [u8], Error> {
+    with_scratch(|scratch| {
+        to_scratch(value, scratch)?;
+        copy_to_slice(scratch, buf)
+    })
+}
+
+/// Writes the encoding of `value` to `writer`, with the host's default
+/// engine, and returns the writer (`postcard::to_io`). The value is
+/// encoded completely before the first write, so an encoding error writes
+/// nothing; a writer error is [`Error::Io`].
+pub fn to_io<'a, T: Facet<'a> + ?Sized, W: std::io::Write>(
+    value: &T,
+    writer: W,
+) -> Result<W, Error> {
+    with_scratch(|scratch| {
+        to_scratch(value, scratch)?;
+        write_all(scratch, writer)
+    })
+}
+
+/// The exact length of `value`'s encoding (what `to_vec(value)?.len()`
+/// would be), computed without writing the bytes.
+pub fn serialized_size<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<usize, Error> {
+    let (plan, runner) = cache::default_runner(T::SHAPE)?;
+    // SAFETY: the pointer is to `value`, a live `T`, and the plan and runner
+    // were built from `T::SHAPE`.
+    unsafe {
+        measure_with(
+            plan,
+            runner,
+            PtrConst::new(value as *const T),
+            DEFAULT_MAX_DEPTH,
+        )
+    }
+}
+
+/// The most bytes any value of `T` encodes to: exact (some value takes
+/// exactly that many, unless `T` has no values), computed from `T`'s plan.
+///
+/// `None` when there is no bound: `T` holds a string, a sequence, a set or
+/// a map, is recursive, or holds a part jitcard delegates to facet-postcard
+/// (a facet proxy such as `Duration`'s); also when `T` cannot be encoded at
+/// all. Where postcard's `MaxSize` derive is exact this is the same number;
+/// for an enum with a power-of-128 number of variants postcard counts one
+/// tag byte too many, this does not.
+pub fn max_size<'a, T: Facet<'a> + ?Sized>() -> Option<usize> {
+    let plan = cache::entry(T::SHAPE).plan().ok()?;
+    plan.max_wire_size(plan.root())
+}
+
+/// Encodes `value` with the default engine, appending to `out`.
+pub(crate) fn to_scratch<'a, T: Facet<'a> + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let (plan, runner) = cache::default_runner(T::SHAPE)?;
+    // SAFETY: the pointer is to `value`, a live `T`, and the plan and runner
+    // were built from `T::SHAPE`.
+    unsafe {
+        encode_with(
+            plan,
+            runner,
+            PtrConst::new(value as *const T),
+            out,
+            DEFAULT_MAX_DEPTH,
+        )
+    }
+}
+
+/// Copies an encoding to the start of `buf` if it fits, else writes nothing.
+pub(crate) fn copy_to_slice<'b>(bytes: &[u8], buf: &'b mut [u8]) -> Result<&'b mut [u8], Error> {
+    if bytes.len() > buf.len() {
+        return Err(Error::BufferTooSmall {
+            needed: bytes.len(),
+            available: buf.len(),
+        });
+    }
+    let prefix = &mut buf[..bytes.len()];
+    prefix.copy_from_slice(bytes);
+    Ok(prefix)
+}
+
+/// Writes a whole encoding to `writer`.
+fn write_all<W: std::io::Write>(bytes: &[u8], mut writer: W) -> Result<W, Error> {
+    match writer.write_all(bytes) {
+        Ok(()) => Ok(writer),
+        Err(error) => Err(Error::Io {
+            kind: error.kind(),
+            message: error.to_string(),
+        }),
+    }
+}
+
+/// Largest scratch capacity kept for the next call (larger encodings free
+/// theirs), so a thread holds at most this much between calls.
+const SCRATCH_KEPT: usize = 1 << 20;
+
+thread_local! {
+    static SCRATCH: core::cell::Cell<Vec<u8>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's empty scratch vector. A call nested inside `f`
+/// (a facet conversion that encodes) finds none and starts a new one, as
+/// does a call while the thread is being torn down.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut scratch = SCRATCH.try_with(core::cell::Cell::take).unwrap_or_default();
+    scratch.clear();
+    let result = f(&mut scratch);
+    if scratch.capacity() <= SCRATCH_KEPT {
+        let _ = SCRATCH.try_with(|slot| slot.set(scratch));
+    }
+    result
+}
+
+/// The exact length of the encoding of the value at `src`.
+///
+/// # Safety
+/// As [`encode_with`].
+unsafe fn measure_with(
+    plan: &'static Plan,
+    runner: Runner,
+    src: PtrConst,
+    max_depth: usize,
+) -> Result<usize, Error> {
+    with_scratch(|scratch| {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { encode_with(plan, runner, src, scratch, max_depth) }?;
+        Ok(scratch.len())
+    })
 }

@@ -89,6 +89,22 @@ pub enum Error {
         /// How many more bytes were needed.
         additional: usize,
     },
+    /// The slice given to `to_slice` (or `to_slice_cobs`) is shorter than
+    /// the encoding. Nothing was written to it.
+    BufferTooSmall {
+        /// Bytes the encoding (or its COBS frame) takes.
+        needed: usize,
+        /// Bytes the slice has.
+        available: usize,
+    },
+    /// The writer given to `to_io` failed. The encoding was complete; part
+    /// of it may have been written.
+    Io {
+        /// The writer's error kind.
+        kind: std::io::ErrorKind,
+        /// The writer's error message.
+        message: String,
+    },
     /// A strict encoder was asked for a type part of which would not run on
     /// the requested engine (see `Encoder::strict`).
     NotCompiled {
@@ -176,6 +192,12 @@ pub enum InvalidKind {
     /// A value of a type that has none (`Infallible`) was asked for: no
     /// bytes decode to one.
     Uninhabited,
+    /// The input of `from_bytes_cobs` is not a COBS frame: a code byte
+    /// points past the frame's end, or the frame is empty.
+    BadCobsFrame {
+        /// Bytes decoded before the problem.
+        decoded: usize,
+    },
 }
 
 impl fmt::Display for InvalidKind {
@@ -209,6 +231,10 @@ impl fmt::Display for InvalidKind {
             ),
             InvalidKind::Conversion(message) => write!(f, "conversion failed: {message}"),
             InvalidKind::Uninhabited => f.write_str("the type has no values"),
+            InvalidKind::BadCobsFrame { decoded } => write!(
+                f,
+                "not a COBS frame (a code byte points past its end after {decoded} decoded bytes, or it is empty)"
+            ),
         }
     }
 }
@@ -227,9 +253,11 @@ impl Error {
             | Error::Panicked { path, .. }
             | Error::Invalid { path, .. }
             | Error::Fallback { path, .. } => path,
-            Error::Allocation { .. } | Error::EngineUnavailable { .. } | Error::Internal { .. } => {
-                ""
-            }
+            Error::Allocation { .. }
+            | Error::BufferTooSmall { .. }
+            | Error::Io { .. }
+            | Error::EngineUnavailable { .. }
+            | Error::Internal { .. } => "",
         }
     }
 }
@@ -297,6 +325,14 @@ impl fmt::Display for Error {
                     "jitcard could not grow the output buffer by {additional} bytes"
                 )
             }
+            Error::BufferTooSmall { needed, available } => write!(
+                f,
+                "the output slice has {available} bytes but the encoding needs {needed}; \
+                 nothing was written"
+            ),
+            Error::Io { kind, message } => {
+                write!(f, "writing the encoding failed ({kind:?}): {message}")
+            }
             Error::NotCompiled {
                 path,
                 type_name,
@@ -337,8 +373,11 @@ impl Error {
             | Error::Panicked { path, .. }
             | Error::Invalid { path, .. }
             | Error::Fallback { path, .. } => *path = located,
-            Error::Allocation { .. } | Error::EngineUnavailable { .. } | Error::Internal { .. } => {
-            }
+            Error::Allocation { .. }
+            | Error::BufferTooSmall { .. }
+            | Error::Io { .. }
+            | Error::EngineUnavailable { .. }
+            | Error::Internal { .. } => {}
         }
         self
     }

@@ -40,6 +40,7 @@
 //! runs), which calls facet's `extern "C"` vtable functions directly.
 
 mod cache;
+mod cobs_frame;
 mod collections;
 mod decoder;
 pub mod diagnostics;
@@ -54,9 +55,10 @@ pub mod plan;
 mod stack;
 pub mod wire;
 
+pub use cobs_frame::{from_bytes_cobs, take_from_bytes_cobs, to_slice_cobs, to_vec_cobs};
 pub use decoder::{DecodeCoverage, DecodeLimits, Decoder, from_bytes, take_from_bytes};
 pub(crate) use encoder::Runner;
-pub use encoder::{Encoder, to_extend, to_vec};
+pub use encoder::{Encoder, max_size, serialized_size, to_extend, to_io, to_slice, to_vec};
 pub use engine::{Engine, VtableCalls};
 pub use error::{Error, InvalidKind};
 use plan::FallbackReason;

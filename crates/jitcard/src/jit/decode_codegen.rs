@@ -241,10 +241,10 @@ impl DecodeEmitter<'_> {
     }
 
     fn int(&self, e: &mut FunctionEmitter, kind: IntKind, dst: Value, fail: Block) {
-        let width = match kind {
-            IntKind::U16 | IntKind::I16 => VarintWidth::U16,
-            IntKind::U32 | IntKind::I32 => VarintWidth::U32,
-            _ => VarintWidth::U64,
+        // 128-bit integers are read by a helper, not here.
+        let width = match kind.varint_width() {
+            VarintWidth::U128 => VarintWidth::U64,
+            width => width,
         };
         let raw = e.read_varint(width, fail);
         let value = if kind.is_signed() {

@@ -20,7 +20,7 @@
 use super::emit::VARINT_STORE;
 use super::layout::{self, PointerLayout, PtrLenLayout};
 use super::presence::{self, KnownLayouts, Presence};
-use crate::plan::{IntKind, NodeId, NodeMap, Op, Plan, children};
+use crate::plan::{NodeId, NodeMap, Op, Plan, children};
 use crate::wire;
 
 /// Facts about the plan that code generation needs for every function.
@@ -282,7 +282,7 @@ fn bounded_size(
         Op::Nothing => Some(0),
         Op::Bool | Op::Byte => Some(1),
         // Room for the word a varint store may write (see `put_varint`).
-        Op::Int(kind) => Some(varint_max(*kind).max(VARINT_STORE)),
+        Op::Int(kind) => Some(kind.varint_width().max_len().max(VARINT_STORE)),
         Op::F32 => Some(4),
         Op::F64 => Some(8),
         Op::Char => Some(5),
@@ -306,13 +306,4 @@ fn bounded_size(
     let result = result.filter(|&bytes| bytes <= MAX_RESERVED);
     sizes[id] = Some(result);
     result
-}
-
-fn varint_max(kind: IntKind) -> usize {
-    match kind {
-        IntKind::U16 | IntKind::I16 => 3,
-        IntKind::U32 | IntKind::I32 => 5,
-        IntKind::U64 | IntKind::I64 => wire::MAX_VARINT_U64_LEN,
-        IntKind::U128 | IntKind::I128 => wire::MAX_VARINT_U128_LEN,
-    }
 }

@@ -65,6 +65,8 @@ pub struct Plan {
     delegations: Vec<Option<delegated::Delegation>>,
     /// Per node: the fewest bytes any encoding of it takes.
     min_wire_sizes: Vec<usize>,
+    /// Per node: the most bytes any encoding of it takes, if bounded.
+    max_wire_sizes: Vec<Option<usize>>,
     /// Per node: its size, when it is a plain record (see [`Plan::plain_size`]).
     plain_sizes: Vec<Option<usize>>,
 }
@@ -108,6 +110,15 @@ impl Plan {
     #[inline]
     pub fn min_wire_size(&self, id: NodeId) -> usize {
         self.min_wire_sizes[id.index()]
+    }
+
+    /// The most bytes any encoding of node `id` takes: exact (some value
+    /// encodes to exactly this many bytes, unless the type has no values),
+    /// `None` when unbounded (strings, sequences, maps, recursion) or not
+    /// known to jitcard (parts delegated to facet-postcard).
+    #[inline]
+    pub fn max_wire_size(&self, id: NodeId) -> Option<usize> {
+        self.max_wire_sizes[id.index()]
     }
 
     /// The size of node `id`'s values when it is a *plain record*, a struct
@@ -266,6 +277,18 @@ pub enum IntKind {
 }
 
 impl IntKind {
+    /// The width its varint is written and read at (signed kinds zigzag
+    /// to the unsigned kind of their size).
+    pub fn varint_width(self) -> crate::wire::VarintWidth {
+        use crate::wire::VarintWidth;
+        match self {
+            IntKind::U16 | IntKind::I16 => VarintWidth::U16,
+            IntKind::U32 | IntKind::I32 => VarintWidth::U32,
+            IntKind::U64 | IntKind::I64 => VarintWidth::U64,
+            IntKind::U128 | IntKind::I128 => VarintWidth::U128,
+        }
+    }
+
     /// Size in bytes of the integer in memory.
     pub fn size(self) -> usize {
         match self {

@@ -1,6 +1,9 @@
-//! The fewest wire bytes each node's encoding can take.
+//! The fewest and the most wire bytes each node's encoding can take.
 //!
-//! Decoders use it against hostile lengths: a declared count of `n`
+//! The most is `max_size`'s answer: exact, and `None` wherever it is
+//! unbounded.
+//!
+//! Decoders use the fewest against hostile lengths: a declared count of `n`
 //! elements of minimum size `m` needs `n * m` bytes of input, so a count
 //! that cannot fit is refused before anything is allocated. The bound must
 //! never be too large (that would refuse valid input); for recursive nodes
@@ -74,4 +77,85 @@ fn own_min(plan: &Plan, index: usize, sizes: &[usize]) -> usize {
             _ => 0,
         },
     }
+}
+
+/// Per node, the most bytes any of its encodings takes (`None`: no bound).
+///
+/// Exact, not a safe overestimate: every part's maximum is reached by some
+/// value, and the parts of a struct, array or variant vary independently,
+/// so their sum is reached too (an enum's tag is the varint of its largest
+/// variant index, which postcard's derive rounds up when the variant count
+/// is a power of 128). Strings, sequences, sets and maps are unbounded, and
+/// so is everything on or above a cycle (recursion), and every part
+/// delegated to facet-postcard (its bytes are facet-postcard's to decide:
+/// `Duration`'s proxy, flattened fields...).
+pub(crate) fn max_wire_sizes(plan: &Plan) -> Vec<Option<usize>> {
+    let n = plan.nodes().len();
+    // Every cycle passes through a node that closes it: with those
+    // unbounded, the rest is acyclic, and rounds of the size equations
+    // settle within `n + 1` rounds (one per level of the deepest chain).
+    let mut sizes: Vec<Option<usize>> = (0..n)
+        .map(|index| {
+            if plan.is_recursive(super::NodeId::from_index(index)) {
+                None
+            } else {
+                Some(0)
+            }
+        })
+        .collect();
+    for _round in 0..n + 1 {
+        let mut changed = false;
+        for index in 0..n {
+            if plan.is_recursive(super::NodeId::from_index(index)) {
+                continue;
+            }
+            let size = own_max(plan, index, &sizes);
+            if size != sizes[index] {
+                sizes[index] = size;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    sizes
+}
+
+/// The maximum size of node `index` given the current sizes of its children.
+fn own_max(plan: &Plan, index: usize, sizes: &[Option<usize>]) -> Option<usize> {
+    let size = |id: super::NodeId| sizes[id.index()];
+    fn sum(mut parts: impl Iterator<Item = Option<usize>>) -> Option<usize> {
+        parts.try_fold(0usize, |total, part| total.checked_add(part?))
+    }
+    match &plan.nodes()[index].op {
+        Op::Nothing => Some(0),
+        Op::Bool | Op::Byte => Some(1),
+        Op::Int(kind) => Some(kind.varint_width().max_len()),
+        Op::F32 => Some(4),
+        Op::F64 => Some(8),
+        // A length byte and up to four UTF-8 bytes.
+        Op::Char => Some(5),
+        Op::Str(_) | Op::List(_) | Op::Slice(_) | Op::Set(_) | Op::Map(_) => None,
+        Op::Fields(fields) => sum(fields.iter().map(|f| size(f.node))),
+        // Each variant's own tag (its index's varint) plus its fields; an
+        // enum without variants has no values (0 is vacuously exact).
+        Op::Enum(op) => op.variants.iter().try_fold(0usize, |max, v| {
+            let fields = sum(v.fields.iter().map(|f| size(f.node)))?;
+            Some(max.max(varint_len(u64::from(v.index)).checked_add(fields)?))
+        }),
+        Op::Option(op) => size(op.some)?.checked_add(1),
+        Op::Result(op) => size(op.ok)?.max(size(op.err)?).checked_add(1),
+        Op::Pointer(op) => size(op.pointee),
+        // No elements, no bytes, whatever the element.
+        Op::Array(op) if op.len == 0 => Some(0),
+        Op::Array(op) => size(op.elements.node)?.checked_mul(op.len),
+        Op::Fallback(_) => None,
+    }
+}
+
+/// Bytes of the LEB128 varint of `value`.
+fn varint_len(value: u64) -> usize {
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
 }

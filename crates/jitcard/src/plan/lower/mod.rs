@@ -92,10 +92,12 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
         recursive: Vec::new(),
         delegations,
         min_wire_sizes: Vec::new(),
+        max_wire_sizes: Vec::new(),
         plain_sizes,
     };
     plan.recursive = super::graph::cycle_breakers(&plan);
     plan.min_wire_sizes = super::sizes::min_wire_sizes(&plan);
+    plan.max_wire_sizes = super::sizes::max_wire_sizes(&plan);
     Ok(plan)
 }
 
