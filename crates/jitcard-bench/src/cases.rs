@@ -83,9 +83,20 @@ pub trait Case {
     /// Decodes [`reference`](Self::reference) with `competitor` and drops
     /// the value (what decode benchmarks time).
     fn decode(&self, competitor: Competitor) -> Result<(), String>;
+    /// The value's encoded length by `competitor`'s `serialized_size`,
+    /// computed without encoding.
+    fn serialized_size(&self, competitor: Competitor) -> Result<usize, String>;
     /// Decodes [`reference`](Self::reference) with `competitor` and checks
     /// the value equals the original (what is verified before timing).
     fn verify_decode(&self, competitor: Competitor) -> Result<(), String>;
+}
+
+/// Whether `competitor` has a `serialized_size` (postcard and jitcard).
+pub fn sizes(competitor: Competitor) -> bool {
+    matches!(
+        competitor,
+        Competitor::SerdePostcard | Competitor::Jitcard(_)
+    )
 }
 
 /// Whether `competitor` decodes at all (memcpy-output has no decoder).
@@ -252,6 +263,28 @@ where
     #[inline]
     fn decode(&self, competitor: Competitor) -> Result<(), String> {
         self.decode_value(competitor).map(drop)
+    }
+
+    #[inline]
+    fn serialized_size(&self, competitor: Competitor) -> Result<usize, String> {
+        match competitor {
+            Competitor::SerdePostcard => {
+                postcard::experimental::serialized_size(&self.value).map_err(|e| e.to_string())
+            }
+            Competitor::Jitcard(engine) => match self
+                .encoders
+                .iter()
+                .find(|(e, _)| *e == engine)
+                .map(|(_, r)| r)
+            {
+                Some(Ok(encoder)) => encoder
+                    .serialized_size(&self.value)
+                    .map_err(|e| e.to_string()),
+                Some(Err(error)) => Err(error.to_string()),
+                None => Err(format!("no encoder built for {engine:?}")),
+            },
+            other => Err(format!("{} has no serialized_size", other.name())),
+        }
     }
 
     fn verify_decode(&self, competitor: Competitor) -> Result<(), String> {

@@ -20,6 +20,8 @@ pub const RUN_FLAG: &str = "--icount-run";
 pub enum Operation {
     Encode,
     Decode,
+    /// `serialized_size`.
+    Size,
 }
 
 impl Operation {
@@ -28,12 +30,13 @@ impl Operation {
         match self {
             Operation::Encode => "encode",
             Operation::Decode => "decode",
+            Operation::Size => "size",
         }
     }
 
     /// The operation called `name`.
     pub fn parse(name: &str) -> Option<Operation> {
-        [Operation::Encode, Operation::Decode]
+        [Operation::Encode, Operation::Decode, Operation::Size]
             .into_iter()
             .find(|op| op.name() == name)
     }
@@ -64,6 +67,12 @@ pub fn run_loop(
             case.decode(competitor)?;
             for _ in 0..iterations {
                 case.decode(competitor)?;
+            }
+        }
+        Operation::Size => {
+            case.serialized_size(competitor)?;
+            for _ in 0..iterations {
+                std::hint::black_box(case.serialized_size(competitor)?);
             }
         }
     }

@@ -27,6 +27,7 @@ usage: jitcard-bench [--workloads a,b,...] [--engines x,y,...] [--budget-ms N] [
   --compile-samples  cold JIT compiles per workload (default: 11)
   --no-decode  time encoding only
   --no-encode  time decoding only (e.g. to profile decoders)
+  --no-size    don't time serialized_size
   --no-threads don't measure one-shot encodes across threads (by default
                each API × thread count gets the --budget-ms)
   --out        report directory (default: target/jitcard-report)
@@ -55,6 +56,8 @@ struct Options {
     decode: bool,
     /// Whether to time encoding (off to profile decoders alone).
     encode: bool,
+    /// Whether to time `serialized_size`.
+    size: bool,
 }
 
 fn parse_options() -> Result<Option<Options>, String> {
@@ -67,6 +70,7 @@ fn parse_options() -> Result<Option<Options>, String> {
         threads: true,
         decode: true,
         encode: true,
+        size: true,
         out_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/jitcard-report"),
     };
     let mut args = std::env::args().skip(1);
@@ -112,6 +116,7 @@ fn parse_options() -> Result<Option<Options>, String> {
             "--no-threads" => options.threads = false,
             "--no-decode" => options.decode = false,
             "--no-encode" => options.encode = false,
+            "--no-size" => options.size = false,
             PROBE_DECODE_FLAG => {
                 let (Ok(workload), Ok(engine)) = (value(), value()) else {
                     return Err(format!(
@@ -199,6 +204,13 @@ fn main() -> ExitCode {
 
     let mut rows = Vec::new();
     let mut decode_rows = Vec::new();
+    let mut size_rows = Vec::new();
+    let sizers: Vec<Competitor> = options
+        .competitors
+        .iter()
+        .copied()
+        .filter(|&c| cases::sizes(c))
+        .collect();
     let mut compiles = Vec::new();
     let mut failed_compiles = 0;
     let decoders: Vec<Competitor> = options
@@ -229,6 +241,15 @@ fn main() -> ExitCode {
                 &crashed,
             ));
         }
+        if options.size {
+            size_rows.extend(measure_case(
+                case.as_ref(),
+                &sizers,
+                options.budget,
+                Direction::Size,
+                &[],
+            ));
+        }
         for result in measure_compiles(case.as_ref(), options.compile_samples) {
             match result {
                 Ok(row) => compiles.push(row),
@@ -257,6 +278,12 @@ fn main() -> ExitCode {
     if !decode_rows.is_empty() {
         println!("decode\n{}", report::console_table(&decode_rows));
     }
+    if !size_rows.is_empty() {
+        println!(
+            "serialized_size\n{}",
+            report::size_table(&size_rows, &rows, false)
+        );
+    }
     if !compiles.is_empty() {
         println!("{}", report::console_compile_table(&compiles));
     }
@@ -274,6 +301,7 @@ fn main() -> ExitCode {
                 report::markdown(
                     &rows,
                     &decode_rows,
+                    &size_rows,
                     &compiles,
                     &thread_rows,
                     &command,
@@ -312,6 +340,7 @@ fn main() -> ExitCode {
     // some valid inputs), the report says so.
     let refused = rows
         .iter()
+        .chain(&size_rows)
         .filter(|r| matches!(r.outcome, Outcome::Refused(_)))
         .count()
         + decode_rows

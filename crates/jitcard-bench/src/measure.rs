@@ -67,6 +67,8 @@ pub enum Direction {
     Encode,
     /// serde+postcard's bytes → value (dropped after each decode).
     Decode,
+    /// Value → its encoded length (`serialized_size`), nothing written.
+    Size,
 }
 
 /// Verifies, then times, each competitor on `case` within about `budget`.
@@ -95,6 +97,15 @@ pub fn measure_case(
                     .verify_decode(c)
                     .map(|()| case.reference().len())
                     .map_err(|e| format!("{} failed: {e}", c.name())),
+                Direction::Size => match case.serialized_size(c) {
+                    Ok(size) if size == case.reference().len() => Ok(size),
+                    Ok(size) => Err(format!(
+                        "{} says {size} bytes, the encoding has {}",
+                        c.name(),
+                        case.reference().len()
+                    )),
+                    Err(e) => Err(format!("{} failed: {e}", c.name())),
+                },
             };
             (c, verdict)
         })
@@ -275,6 +286,11 @@ fn time_batch(
         Direction::Decode => {
             for _ in 0..iterations {
                 let _ = black_box(case.decode(black_box(competitor)));
+            }
+        }
+        Direction::Size => {
+            for _ in 0..iterations {
+                let _ = black_box(case.serialized_size(black_box(competitor)));
             }
         }
     }

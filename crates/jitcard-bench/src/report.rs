@@ -64,6 +64,76 @@ pub fn console_table(rows: &[Row]) -> String {
     out
 }
 
+/// `serialized_size` next to encoding: per workload and engine, the
+/// median time of each and their ratio (markdown when `markdown`).
+pub fn size_table(size_rows: &[Row], encode_rows: &[Row], markdown: bool) -> String {
+    let mut out = String::new();
+    let header = [
+        "workload",
+        "engine",
+        "size ns",
+        "encode ns",
+        "size / encode",
+    ];
+    if markdown {
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    } else {
+        let _ = writeln!(
+            out,
+            "{:<15} {:<16} {:>10} {:>10} {:>14}",
+            header[0], header[1], header[2], header[3], header[4]
+        );
+    }
+    for row in size_rows {
+        let Outcome::Measured(size) = &row.outcome else {
+            let why = match &row.outcome {
+                Outcome::Refused(why) => why.lines().next().unwrap_or_default(),
+                Outcome::Measured(_) => unreachable!(),
+            };
+            let _ = writeln!(
+                out,
+                "{} {} REFUSED: {why}",
+                row.workload,
+                row.competitor.name()
+            );
+            continue;
+        };
+        let encode = encode_rows.iter().find_map(|r| match &r.outcome {
+            Outcome::Measured(m)
+                if r.workload == row.workload && r.competitor == row.competitor =>
+            {
+                Some(m.median_ns)
+            }
+            _ => None,
+        });
+        let (encode, ratio) = match encode {
+            Some(ns) => (format!("{ns:.1}"), format!("{:.2}", size.median_ns / ns)),
+            None => ("-".to_string(), "-".to_string()),
+        };
+        if markdown {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {encode} | {ratio} |",
+                row.workload,
+                row.competitor.name(),
+                size.median_ns
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{:<15} {:<16} {:>10.1} {:>10} {:>14}",
+                row.workload,
+                row.competitor.name(),
+                size.median_ns,
+                encode,
+                ratio
+            );
+        }
+    }
+    out
+}
+
 /// The cold-compile table as aligned plain text.
 pub fn console_compile_table(rows: &[CompileRow]) -> String {
     let mut out = String::new();
@@ -126,6 +196,7 @@ fn rate_of(rows: &[ThreadRow], threads: usize, api: &str) -> Option<f64> {
 pub fn markdown(
     rows: &[Row],
     decode_rows: &[Row],
+    size_rows: &[Row],
     compiles: &[CompileRow],
     thread_rows: &[ThreadRow],
     command: &str,
@@ -152,6 +223,16 @@ pub fn markdown(
              faster than serde+postcard. `bytes` is the input size.\n"
         );
         rows_table(&mut out, decode_rows, "decode", &mut refusals);
+    }
+    if !size_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## serialized_size\n\nMedian time to compute the exact encoded length \
+             without encoding (postcard's and jitcard's `serialized_size`), next to the \
+             same engine's encode time above; every size was verified equal to the \
+             encoding's length before timing.\n"
+        );
+        out.push_str(&size_table(size_rows, rows, true));
     }
     if !compiles.is_empty() {
         let _ = writeln!(

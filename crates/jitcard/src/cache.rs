@@ -38,6 +38,7 @@ use std::sync::{Mutex, OnceLock};
 use facet_core::Shape;
 
 use crate::decoder::DecodeRunner;
+use crate::encoder::SizeRunner;
 use crate::plan::{self, Plan};
 use crate::{Error, Runner};
 
@@ -51,6 +52,11 @@ pub(crate) struct TypeEntry {
     encoders: [OnceLock<Result<crate::jit::CompiledEncoder, Error>>; crate::VtableCalls::COUNT],
     #[cfg(feature = "jit")]
     decoders: [OnceLock<Result<crate::jit::CompiledDecoder, Error>>; crate::VtableCalls::COUNT],
+    /// Size-only encoders (`serialized_size`), compiled on first use.
+    #[cfg(feature = "jit")]
+    sizers: [OnceLock<Result<crate::jit::CompiledSizer, Error>>; crate::VtableCalls::COUNT],
+    /// The plan and what the default-engine `serialized_size` runs.
+    default_size: OnceLock<Result<(&'static Plan, SizeRunner), Error>>,
     /// The decode plan and what `from_bytes` runs it on.
     default_decode: OnceLock<Result<(&'static Plan, DecodeRunner), Error>>,
     /// The plan and what the default-engine API runs it on: one load on
@@ -75,6 +81,38 @@ impl TypeEntry {
             Ok((plan, Runner::Interpreter))
         })
         .copied()
+    }
+
+    /// The plan and size runner of the default-engine `serialized_size`:
+    /// the size-only JIT code where the default encoder is compiled, else
+    /// the interpreter.
+    pub(crate) fn default_sizer(&'static self) -> Result<(&'static Plan, SizeRunner), Error> {
+        cached(&self.default_size, || {
+            let (plan, _runner) = self.default_runner()?;
+            #[cfg(feature = "jit")]
+            if let Runner::Jit(_) = _runner
+                && let crate::Engine::Jit { vtable_calls } = crate::Engine::host_default()
+            {
+                return Ok((plan, self.size_runner(vtable_calls)));
+            }
+            Ok((plan, SizeRunner::Interpreter))
+        })
+        .copied()
+    }
+
+    /// What computes sizes for an encoder in `mode`: its size-only code,
+    /// compiled on first request, or the interpreter if that fails.
+    #[cfg(feature = "jit")]
+    pub(crate) fn size_runner(&'static self, mode: crate::VtableCalls) -> SizeRunner {
+        let sizer = cached(&self.sizers[mode.index()], || {
+            let plan = self.plan()?;
+            COMPILATIONS.fetch_add(1, Ordering::Relaxed);
+            crate::jit::compile_sizer(plan, mode)
+        });
+        match sizer {
+            Ok(sizer) => SizeRunner::Jit(sizer),
+            Err(_) => SizeRunner::Interpreter,
+        }
     }
 
     /// The plan of the type, lowered on first request.
@@ -327,6 +365,9 @@ fn insert(shape: &'static Shape) -> &'static TypeEntry {
                 encoders: Default::default(),
                 #[cfg(feature = "jit")]
                 decoders: Default::default(),
+                #[cfg(feature = "jit")]
+                sizers: Default::default(),
+                default_size: OnceLock::new(),
                 default_decode: OnceLock::new(),
                 default: OnceLock::new(),
             }));

@@ -29,6 +29,14 @@ pub(crate) enum Runner {
     Jit(&'static jit::CompiledEncoder),
 }
 
+/// What computes encoding sizes (`serialized_size`): like [`Runner`].
+#[derive(Clone, Copy)]
+pub(crate) enum SizeRunner {
+    Interpreter,
+    #[cfg(feature = "jit")]
+    Jit(&'static jit::CompiledSizer),
+}
+
 /// A postcard encoder for values of type `T`, built once and reused.
 ///
 /// Building one lowers the plan of `T` and, for [`Engine::Jit`], compiles
@@ -37,6 +45,9 @@ pub(crate) enum Runner {
 /// another encoder of the same type is a lock-free lookup. Encoders are
 /// `Copy`-cheap to clone and can be shared between threads.
 pub struct Encoder<T: ?Sized> {
+    /// Where the type's size-only code is compiled on first use.
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
+    entry: &'static cache::TypeEntry,
     plan: &'static Plan,
     engine: Engine,
     runner: Runner,
@@ -63,6 +74,7 @@ impl<'a, T: Facet<'a> + ?Sized> Encoder<T> {
             Engine::Jit { .. } => unreachable!("check_available refuses the JIT without `jit`"),
         };
         Ok(Encoder {
+            entry,
             plan,
             engine,
             runner,
@@ -142,13 +154,23 @@ impl<'a, T: Facet<'a> + ?Sized> Encoder<T> {
         })
     }
 
-    /// The exact length of `value`'s encoding, without writing it.
+    /// The exact length of `value`'s encoding, without writing it (see
+    /// [`serialized_size`]). On [`Engine::Jit`], the first call compiles
+    /// the type's size-only code.
     pub fn serialized_size(&self, value: &T) -> Result<usize, Error> {
+        let runner = match self.runner {
+            Runner::Interpreter => SizeRunner::Interpreter,
+            #[cfg(feature = "jit")]
+            Runner::Jit(_) => match self.engine {
+                Engine::Jit { vtable_calls } => self.entry.size_runner(vtable_calls),
+                Engine::Interpreter => SizeRunner::Interpreter,
+            },
+        };
         // SAFETY: as in `encode`.
         unsafe {
             measure_with(
                 self.plan,
-                self.runner,
+                runner,
                 PtrConst::new(value as *const T),
                 self.max_depth,
             )
@@ -346,9 +368,10 @@ pub fn to_io<'a, T: Facet<'a> + ?Sized, W: std::io::Write>(
 }
 
 /// The exact length of `value`'s encoding (what `to_vec(value)?.len()`
-/// would be), computed without writing the bytes.
+/// would be), computed without writing the bytes: where the JIT runs, by
+/// size-only machine code compiled on the type's first call.
 pub fn serialized_size<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<usize, Error> {
-    let (plan, runner) = cache::default_runner(T::SHAPE)?;
+    let (plan, runner) = cache::entry(T::SHAPE).default_sizer()?;
     // SAFETY: the pointer is to `value`, a live `T`, and the plan and runner
     // were built from `T::SHAPE`.
     unsafe {
@@ -445,13 +468,18 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 /// As [`encode_with`].
 unsafe fn measure_with(
     plan: &'static Plan,
-    runner: Runner,
+    runner: SizeRunner,
     src: PtrConst,
     max_depth: usize,
 ) -> Result<usize, Error> {
-    with_scratch(|scratch| {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { encode_with(plan, runner, src, scratch, max_depth) }?;
-        Ok(scratch.len())
-    })
+    // SAFETY: forwarded from the caller's contract.
+    let result = unsafe {
+        match runner {
+            SizeRunner::Interpreter => interp::encode::measure(plan, src, max_depth),
+            #[cfg(feature = "jit")]
+            SizeRunner::Jit(sizer) => sizer.measure(plan, src, max_depth),
+        }
+    };
+    // SAFETY: forwarded from the caller's contract.
+    result.map_err(|error| unsafe { locate(plan, src, max_depth, error) })
 }

@@ -171,6 +171,26 @@ pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// Bytes of the LEB128 varint of `value` (what [`encode_varint_u64`]
+/// writes).
+#[inline]
+pub const fn varint_len(value: u64) -> usize {
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Bytes [`write_bytes`] writes for a byte string of `len` bytes.
+#[inline]
+pub const fn bytes_len(len: usize) -> usize {
+    varint_len(len as u64) + len
+}
+
+/// Bytes [`write_char`] writes for `value`.
+#[inline]
+pub const fn char_len(value: char) -> usize {
+    bytes_len(value.len_utf8())
+}
+
 /// Appends a `char` the way serde serializes it: as a UTF-8 string.
 #[inline]
 pub fn write_char(out: &mut Vec<u8>, value: char) {

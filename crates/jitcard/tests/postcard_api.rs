@@ -472,3 +472,66 @@ fn io_errors_are_reported() {
         other => panic!("expected Io, got {:?}", other.map(|_| ())),
     }
 }
+
+#[derive(Facet, Debug)]
+struct WithDelegatedParts {
+    name: String,
+    elapsed: std::time::Duration,
+    later: Option<std::time::Duration>,
+    counts: Vec<u32>,
+}
+
+/// Parts delegated to facet-postcard are sized by what it writes, on every
+/// engine (the JIT's size-only code calls it into a scratch vector).
+#[test]
+fn serialized_size_counts_delegated_parts() {
+    let value = WithDelegatedParts {
+        name: "timer".into(),
+        elapsed: std::time::Duration::new(3, 500),
+        later: Some(std::time::Duration::from_millis(1500)),
+        counts: vec![1, 300, 70000],
+    };
+    let expected = jitcard::to_vec(&value).unwrap().len();
+    assert_eq!(jitcard::serialized_size(&value).unwrap(), expected);
+    for engine in jitcard_engines_under_test() {
+        let encoder = Encoder::<WithDelegatedParts>::new(engine).unwrap();
+        assert_eq!(
+            encoder.to_vec(&value).unwrap().len(),
+            expected,
+            "{}",
+            engine.name()
+        );
+        assert_eq!(
+            encoder.serialized_size(&value).unwrap(),
+            expected,
+            "{}",
+            engine.name()
+        );
+    }
+}
+
+/// `serialized_size` fails where encoding fails, with the same error.
+#[test]
+fn serialized_size_fails_like_encoding() {
+    let tree = Tree::new(6, 3);
+    for engine in jitcard_engines_under_test() {
+        let encoder = Encoder::<Tree>::new(engine).unwrap().with_max_depth(3);
+        let encoded = encoder.to_vec(&tree).unwrap_err();
+        assert!(matches!(encoded, Error::TooDeep { .. }), "{encoded:?}");
+        assert_eq!(
+            encoder.serialized_size(&tree).unwrap_err(),
+            encoded,
+            "{}",
+            engine.name()
+        );
+        let mut buf = [0u8; 4096];
+        assert_eq!(
+            encoder.encode_to_slice(&tree, &mut buf).unwrap_err(),
+            encoded
+        );
+        assert!(
+            buf.iter().all(|&b| b == 0),
+            "a failed encode wrote to the slice"
+        );
+    }
+}

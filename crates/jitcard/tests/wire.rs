@@ -226,3 +226,43 @@ fn varints_of_random_widths_match_postcard() {
         }
     }
 }
+
+/// The length functions (`serialized_size`'s arithmetic) agree with what
+/// the writers write.
+#[test]
+fn lengths_match_the_writers() {
+    for &value in U64_BOUNDARIES {
+        for v in [value, value.wrapping_sub(1), value.wrapping_add(1)] {
+            assert_eq!(
+                wire::varint_len(v),
+                encoded(|out| wire::write_varint_u64(out, v)).len(),
+                "{v}"
+            );
+        }
+    }
+    for len in [0usize, 1, 127, 128, 16_383, 16_384, 70_000] {
+        let bytes = vec![7u8; len];
+        assert_eq!(
+            wire::bytes_len(len),
+            encoded(|out| wire::write_bytes(out, &bytes)).len()
+        );
+    }
+    for c in [
+        '\0',
+        'a',
+        '\u{7f}',
+        '\u{80}',
+        'λ',
+        '\u{7ff}',
+        '\u{800}',
+        '\u{ffff}',
+        '\u{10000}',
+        char::MAX,
+    ] {
+        assert_eq!(
+            wire::char_len(c),
+            encoded(|out| wire::write_char(out, c)).len(),
+            "{c:?}"
+        );
+    }
+}

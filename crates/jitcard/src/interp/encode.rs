@@ -5,6 +5,9 @@
 //! semantics every other engine must reproduce byte for byte. It does no
 //! shape inspection of its own: every decision was made by the lowering.
 //!
+//! The output is a [`Sink`]: a vector, or a byte [`Count`] for
+//! `serialized_size` (which then reads lengths, never the bytes).
+//!
 //! It also *locates* failures: [`locate`] re-runs an encode that failed on
 //! any engine while tracking where in the value it is (see [`super::path`]),
 //! so errors name the failing value's own path (`Mid.set[3]{value}`) rather
@@ -23,7 +26,7 @@ use crate::plan::{
     Plan, ResultOp, SetOp, SliceOp, StrAccess, VariantStep,
 };
 use crate::stack;
-use crate::wire;
+use crate::wire::{self, zigzag_i64};
 
 use super::path::{InstancePath, NoPath, PathTracking, Step};
 
@@ -43,6 +46,101 @@ pub(crate) unsafe fn encode(
     unsafe { run.node(plan.root(), src) }
 }
 
+/// The exact length of the encoding of the value at `src`, counted without
+/// writing it.
+///
+/// # Safety
+/// As [`encode`].
+pub(crate) unsafe fn measure(plan: &Plan, src: PtrConst, max_depth: usize) -> Result<usize, Error> {
+    let mut count = Count(0);
+    let mut run = Run::new(plan, &mut count, max_depth, NoPath);
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { run.node(plan.root(), src) }?;
+    Ok(count.0)
+}
+
+/// Where a run's bytes go.
+trait Sink {
+    fn push(&mut self, byte: u8);
+    fn extend(&mut self, bytes: &[u8]);
+    fn varint(&mut self, value: u64);
+    fn varint_u128(&mut self, value: u128);
+    /// A length-prefixed byte string.
+    fn bytes(&mut self, bytes: &[u8]);
+    fn char(&mut self, value: char);
+    /// facet-postcard's encoding of delegated node `id`.
+    ///
+    /// # Safety
+    /// `src` points at a live value of the node's shape.
+    unsafe fn fallback(&mut self, plan: &Plan, id: NodeId, src: PtrConst) -> Result<(), Error>;
+}
+
+impl Sink for Vec<u8> {
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
+    }
+    #[inline(always)]
+    fn extend(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline(always)]
+    fn varint(&mut self, value: u64) {
+        wire::write_varint_u64(self, value);
+    }
+    fn varint_u128(&mut self, value: u128) {
+        wire::write_varint_u128(self, value);
+    }
+    #[inline(always)]
+    fn bytes(&mut self, bytes: &[u8]) {
+        wire::write_bytes(self, bytes);
+    }
+    fn char(&mut self, value: char) {
+        wire::write_char(self, value);
+    }
+    unsafe fn fallback(&mut self, plan: &Plan, id: NodeId, src: PtrConst) -> Result<(), Error> {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { fallback::encode(plan, id, src, self) }
+    }
+}
+
+/// A sink that only counts bytes.
+struct Count(usize);
+
+impl Sink for Count {
+    #[inline(always)]
+    fn push(&mut self, _: u8) {
+        self.0 += 1;
+    }
+    #[inline(always)]
+    fn extend(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+    #[inline(always)]
+    fn varint(&mut self, value: u64) {
+        self.0 += wire::varint_len(value);
+    }
+    fn varint_u128(&mut self, value: u128) {
+        let mut bytes = [0u8; wire::MAX_VARINT_U128_LEN];
+        self.0 += wire::encode_varint_u128(value, &mut bytes);
+    }
+    #[inline(always)]
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.0 += wire::bytes_len(bytes.len());
+    }
+    fn char(&mut self, value: char) {
+        self.0 += wire::char_len(value);
+    }
+    unsafe fn fallback(&mut self, plan: &Plan, id: NodeId, src: PtrConst) -> Result<(), Error> {
+        // facet-postcard decides these bytes: count what it writes.
+        let mut scratch = Vec::new();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { fallback::encode(plan, id, src, &mut scratch) }?;
+        self.0 += scratch.len();
+        Ok(())
+    }
+}
+
 /// Re-encodes the value at `src` (into a scratch buffer) while tracking the
 /// path to the part being encoded, and returns the error the run fails
 /// with, reported at the failing value's own path; `None` if it succeeds.
@@ -59,9 +157,9 @@ pub(crate) unsafe fn locate(plan: &Plan, src: PtrConst, max_depth: usize) -> Opt
 }
 
 /// One encode: the output, the stack and depth budget, and the path.
-struct Run<'p, 'o, P: PathTracking> {
+struct Run<'p, 'o, P: PathTracking, S: Sink> {
     plan: &'p Plan,
-    out: &'o mut Vec<u8>,
+    out: &'o mut S,
     /// How many more recursive nodes may be entered.
     depth_left: usize,
     max_depth: usize,
@@ -70,8 +168,8 @@ struct Run<'p, 'o, P: PathTracking> {
     path: P,
 }
 
-impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
-    fn new(plan: &'p Plan, out: &'o mut Vec<u8>, max_depth: usize, path: P) -> Self {
+impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
+    fn new(plan: &'p Plan, out: &'o mut S, max_depth: usize, path: P) -> Self {
         Run {
             plan,
             out,
@@ -164,7 +262,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
             // SAFETY: `src` is a live value of the node's shape, `size` bytes
             // with no padding (a plain record), which are its wire bytes.
             let bytes = unsafe { core::slice::from_raw_parts(src.raw_ptr(), size) };
-            self.out.extend_from_slice(bytes);
+            self.out.extend(bytes);
             return Ok(());
         }
         // SAFETY: (every arm) `src` points at a value of the node's
@@ -183,7 +281,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
                 Op::Array(op) => self.run(&op.elements, src.raw_ptr(), op.len),
                 Op::Set(op) => self.set(id, op, src),
                 Op::Map(op) => self.map(id, op, src),
-                Op::Fallback(_) => fallback::encode(plan, id, src, self.out),
+                Op::Fallback(_) => self.out.fallback(plan, id, src),
                 scalar => {
                     write_scalar(scalar, src, self.out);
                     Ok(())
@@ -199,7 +297,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
         // at its `len` elements.
         unsafe {
             let len = (op.vtable.len)(src);
-            wire::write_varint_u64(self.out, len as u64);
+            self.out.varint(len as u64);
             self.run(&op.elements, (op.vtable.as_ptr)(src).raw_ptr(), len)
         }
     }
@@ -224,7 +322,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
             let discriminant = unsafe { read_discriminant(op.discriminant, at) };
             return Err(self.plan.node(id).invalid_discriminant(discriminant));
         };
-        wire::write_varint_u64(self.out, u64::from(variant.index));
+        self.out.varint(u64::from(variant.index));
         self.path.enter(Step::Variant(variant.name));
         // SAFETY: the active variant's fields are live.
         unsafe { self.fields(&variant.fields, src)? };
@@ -273,7 +371,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
         // `len` contiguous elements.
         unsafe {
             let len = (op.vtable.len)(src);
-            wire::write_varint_u64(self.out, len as u64);
+            self.out.varint(len as u64);
             if let Some(as_ptr) = op.vtable.as_ptr {
                 return self.run(&op.elements, as_ptr(src).raw_ptr(), len);
             }
@@ -293,7 +391,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
         // its live elements.
         unsafe {
             let len = (op.len)(src);
-            wire::write_varint_u64(self.out, len as u64);
+            self.out.varint(len as u64);
             let mut index = 0;
             collections::for_each_iterated(self.plan.node(id), len, &op.iter, src, |element| {
                 self.part(Step::Index(index), op.element, element)?;
@@ -310,7 +408,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
         // its live entries.
         unsafe {
             let len = (op.len)(src);
-            wire::write_varint_u64(self.out, len as u64);
+            self.out.varint(len as u64);
             let mut index = 0;
             let node = self.plan.node(id);
             collections::for_each_iterated(node, len, &op.iter, src, |(key, value)| {
@@ -339,7 +437,7 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
             // SAFETY: the run is `len` initialized elements of `stride` bytes
             // each, and for these element types the bytes are the wire bytes.
             let bytes = unsafe { core::slice::from_raw_parts(data, len * elements.stride) };
-            self.out.extend_from_slice(bytes);
+            self.out.extend(bytes);
             return Ok(());
         }
         for index in 0..len {
@@ -357,17 +455,17 @@ impl<'p, 'o, P: PathTracking> Run<'p, 'o, P> {
 /// # Safety
 /// `src` points at a live value of the scalar kind `op` names. Reads are
 /// unaligned, so no alignment assumption is made.
-unsafe fn write_scalar(op: &Op, src: PtrConst, out: &mut Vec<u8>) {
+unsafe fn write_scalar(op: &Op, src: PtrConst, out: &mut impl Sink) {
     let at = src.raw_ptr();
     // SAFETY: forwarded from the caller's contract.
     unsafe {
         match op {
             Op::Bool | Op::Byte => out.push(*at),
             Op::Int(kind) => write_int(*kind, at, out),
-            Op::F32 => wire::write_f32(out, ptr::read_unaligned(at.cast::<f32>())),
-            Op::F64 => wire::write_f64(out, ptr::read_unaligned(at.cast::<f64>())),
-            Op::Char => wire::write_char(out, ptr::read_unaligned(at.cast::<char>())),
-            Op::Str(access) => wire::write_bytes(out, str_bytes(*access, src)),
+            Op::F32 => out.extend(&ptr::read_unaligned(at.cast::<f32>()).to_le_bytes()),
+            Op::F64 => out.extend(&ptr::read_unaligned(at.cast::<f64>()).to_le_bytes()),
+            Op::Char => out.char(ptr::read_unaligned(at.cast::<char>())),
+            Op::Str(access) => out.bytes(str_bytes(*access, src)),
             _ => {}
         }
     }
@@ -384,26 +482,20 @@ fn is_scalar(op: &Op) -> bool {
 
 /// # Safety
 /// `at` points at an integer of the given kind.
-unsafe fn write_int(kind: IntKind, at: *const u8, out: &mut Vec<u8>) {
+unsafe fn write_int(kind: IntKind, at: *const u8, out: &mut impl Sink) {
     // SAFETY: the caller guarantees an integer of `kind` lives at `at`.
     unsafe {
         match kind {
-            IntKind::U16 => {
-                wire::write_varint_u64(out, ptr::read_unaligned(at.cast::<u16>()).into())
+            IntKind::U16 => out.varint(ptr::read_unaligned(at.cast::<u16>()).into()),
+            IntKind::U32 => out.varint(ptr::read_unaligned(at.cast::<u32>()).into()),
+            IntKind::U64 => out.varint(ptr::read_unaligned(at.cast::<u64>())),
+            IntKind::U128 => out.varint_u128(ptr::read_unaligned(at.cast::<u128>())),
+            IntKind::I16 => out.varint(zigzag_i64(ptr::read_unaligned(at.cast::<i16>()).into())),
+            IntKind::I32 => out.varint(zigzag_i64(ptr::read_unaligned(at.cast::<i32>()).into())),
+            IntKind::I64 => out.varint(zigzag_i64(ptr::read_unaligned(at.cast::<i64>()))),
+            IntKind::I128 => {
+                out.varint_u128(wire::zigzag_i128(ptr::read_unaligned(at.cast::<i128>())))
             }
-            IntKind::U32 => {
-                wire::write_varint_u64(out, ptr::read_unaligned(at.cast::<u32>()).into())
-            }
-            IntKind::U64 => wire::write_varint_u64(out, ptr::read_unaligned(at.cast::<u64>())),
-            IntKind::U128 => wire::write_varint_u128(out, ptr::read_unaligned(at.cast::<u128>())),
-            IntKind::I16 => {
-                wire::write_varint_i64(out, ptr::read_unaligned(at.cast::<i16>()).into())
-            }
-            IntKind::I32 => {
-                wire::write_varint_i64(out, ptr::read_unaligned(at.cast::<i32>()).into())
-            }
-            IntKind::I64 => wire::write_varint_i64(out, ptr::read_unaligned(at.cast::<i64>())),
-            IntKind::I128 => wire::write_varint_i128(out, ptr::read_unaligned(at.cast::<i128>())),
         }
     }
 }

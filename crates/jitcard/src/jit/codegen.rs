@@ -183,10 +183,13 @@ impl NodeEmitter<'_> {
                     let (elements, len) = match self.facts.vec_layout[id] {
                         Some(layout) => {
                             let ptr = e.ptr;
-                            (
-                                e.load(ptr, data, layout.ptr_offset),
-                                e.load(ptr, data, layout.len_offset),
-                            )
+                            // Size-only code never reads bytes it would copy.
+                            let elements = if e.measuring() && op.elements.memory_is_wire {
+                                e.iconst_ptr(0)
+                            } else {
+                                e.load(ptr, data, layout.ptr_offset)
+                            };
+                            (elements, e.load(ptr, data, layout.len_offset))
                         }
                         None => (
                             self.calls.list_as_ptr(e, as_ptr, data),
@@ -402,10 +405,11 @@ impl NodeEmitter<'_> {
             IntKind::I16 => e.load_extended(types::I16, true, data),
             IntKind::I32 => e.load_extended(types::I32, true, data),
             IntKind::U128 | IntKind::I128 => {
-                let helper = if kind == IntKind::U128 {
-                    runtime::write_varint_u128 as *const u8
-                } else {
-                    runtime::write_varint_i128 as *const u8
+                let helper = match (kind == IntKind::U128, e.measuring()) {
+                    (true, false) => runtime::write_varint_u128 as *const u8,
+                    (false, false) => runtime::write_varint_i128 as *const u8,
+                    (true, true) => runtime::measure_varint_u128 as *const u8,
+                    (false, true) => runtime::measure_varint_i128 as *const u8,
                 };
                 let cur = e.cur();
                 let ptr = e.ptr;
@@ -439,6 +443,10 @@ impl NodeEmitter<'_> {
             StrAccess::Unsized => None,
         };
         match (access, layout) {
+            // Size-only code never reads the bytes.
+            (StrAccess::String | StrAccess::StrRef, Some(layout)) if e.measuring() => {
+                (e.iconst_ptr(0), e.load(ptr, data, layout.len_offset))
+            }
             (StrAccess::String | StrAccess::StrRef, Some(layout)) => (
                 e.load(ptr, data, layout.ptr_offset),
                 e.load(ptr, data, layout.len_offset),

@@ -34,6 +34,8 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     counts_depth: bool,
     /// The runtime this function's entry protocol calls.
     entry: EntryHelpers,
+    /// A size-only function (see [`measure_only`](Self::measure_only)).
+    measuring: bool,
 }
 
 /// The runtime side of a function's entry protocol (the encoder's and the
@@ -97,6 +99,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             fail,
             counts_depth: false,
             entry,
+            measuring: false,
         };
         (emitter, params[1], params[2])
     }
@@ -194,6 +197,33 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.seal_all_blocks();
     }
 
+    /// Makes this a *size-only* function: the cursor counts bytes from 0
+    /// instead of pointing into a buffer, every `put_*` only moves it by
+    /// the length it would write (nothing is stored), and capacity checks
+    /// vanish. The encoder's code, run with
+    /// [`EncodeCtx::measuring`](super::runtime::EncodeCtx::measuring),
+    /// then returns the encoding's exact length.
+    pub fn measure_only(&mut self) {
+        self.measuring = true;
+    }
+
+    /// Whether this is a size-only function.
+    pub fn measuring(&self) -> bool {
+        self.measuring
+    }
+
+    /// Moves the cursor by the length of `value`'s LEB128 varint (an `i64`
+    /// read as unsigned): `ceil(bits / 7)`, at least 1, as in
+    /// [`put_varint`](Self::put_varint).
+    fn advance_varint(&mut self, value: Value) {
+        let nonzero = self.b.ins().bor_imm_u(value, 1);
+        let leading = self.b.ins().clz(nonzero);
+        let len = self.b.ins().imul_imm_s(leading, -37);
+        let len = self.b.ins().iadd_imm_s(len, 70 * 37);
+        let len = self.b.ins().ushr_imm_u(len, 8);
+        self.advance(len);
+    }
+
     /// Makes the stored cursor current (before calls that write).
     pub fn spill_cursor(&mut self) {
         let cur = self.b.use_var(self.cur);
@@ -241,6 +271,9 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// Ensures `bytes` can be written without further checks, growing the
     /// buffer through the runtime when needed.
     pub fn ensure(&mut self, bytes: Value) {
+        if self.measuring {
+            return;
+        }
         let cur = self.b.use_var(self.cur);
         let end = self.b.use_var(self.end);
         let available = self.b.ins().isub(end, cur);
@@ -263,6 +296,11 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
     /// Stores the low byte of `value` at the cursor and advances by one.
     pub fn put_byte(&mut self, value: Value) {
+        if self.measuring {
+            let one = self.b.ins().iconst(self.ptr, 1);
+            self.advance(one);
+            return;
+        }
         let cur = self.b.use_var(self.cur);
         if self.b.func.dfg.value_type(value) == types::I8 {
             self.b.ins().store(flags(), value, cur, 0);
@@ -282,8 +320,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// Stores `value` (any integer type) at the cursor, little-endian, and
     /// advances by its size.
     pub fn put_raw(&mut self, value: Value) {
-        let cur = self.b.use_var(self.cur);
-        self.b.ins().store(flags(), value, cur, 0);
+        if !self.measuring {
+            let cur = self.b.use_var(self.cur);
+            self.b.ins().store(flags(), value, cur, 0);
+        }
         let size = self.b.func.dfg.value_type(value).bytes();
         let size = self.b.ins().iconst(self.ptr, i64::from(size));
         self.advance(size);
@@ -294,6 +334,27 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// smallest code (every string and list has one); the caller has
     /// ensured 10 bytes.
     pub fn put_length(&mut self, value: Value) {
+        if self.measuring {
+            // Mostly one byte: a predictable branch is cheaper than the
+            // computed length.
+            let one = self.b.create_block();
+            let more = self.b.create_block();
+            let done = self.b.create_block();
+            let small = self
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThan, value, 0x80);
+            self.b.ins().brif(small, one, &[], more, &[]);
+            self.b.switch_to_block(one);
+            let byte = self.b.ins().iconst(self.ptr, 1);
+            self.advance(byte);
+            self.b.ins().jump(done, &[]);
+            self.b.switch_to_block(more);
+            self.advance_varint(value);
+            self.b.ins().jump(done, &[]);
+            self.b.switch_to_block(done);
+            return;
+        }
         let head = self.b.create_block();
         let more = self.b.create_block();
         let last = self.b.create_block();
@@ -334,6 +395,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// and `i64`, which ensure 10 bytes) all 8 bytes continue and the top
     /// 8 bits follow as one or two more bytes.
     pub fn put_varint(&mut self, value: Value) {
+        if self.measuring {
+            self.advance_varint(value);
+            return;
+        }
         let one = self.b.create_block();
         let rest = self.b.create_block();
         let short = self.b.create_block();
@@ -443,6 +508,20 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// then its 1 to 4 UTF-8 bytes. The caller has ensured 5 bytes: all
     /// five are stored, the cursor advances past the encoding only.
     pub fn put_char(&mut self, c: Value) {
+        if self.measuring {
+            // The length byte, then 1 to 4 UTF-8 bytes.
+            let mut len = self.b.ins().iconst(types::I64, 2);
+            for boundary in [0x80, 0x800, 0x1_0000] {
+                let beyond =
+                    self.b
+                        .ins()
+                        .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, c, boundary);
+                let beyond = self.b.ins().uextend(types::I64, beyond);
+                len = self.b.ins().iadd(len, beyond);
+            }
+            self.advance(len);
+            return;
+        }
         let done = self.b.create_block();
         let packed = self.b.append_block_param(done, types::I64);
         let written = self.b.append_block_param(done, types::I64);
@@ -518,6 +597,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// last byte. No byte outside `[src, src + bytes)` is read and none
     /// outside the copy's destination written. Longer copies call `memcpy`.
     pub fn put_copy(&mut self, src: Value, bytes: Value) {
+        if self.measuring {
+            self.advance(bytes);
+            return;
+        }
         let cur = self.b.use_var(self.cur);
         let words8 = self.b.create_block();
         let not8 = self.b.create_block();
@@ -618,8 +701,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// Copies `size` (a constant) bytes from `src` to the cursor and
     /// advances; the caller has ensured the room.
     pub fn put_copy_const(&mut self, src: Value, size: usize) {
-        let cur = self.b.use_var(self.cur);
-        self.copy_const(cur, src, size);
+        if !self.measuring {
+            let cur = self.b.use_var(self.cur);
+            self.copy_const(cur, src, size);
+        }
         let size = self.iconst_ptr(size as i64);
         self.advance(size);
     }

@@ -159,6 +159,44 @@ impl CompiledDecoder {
     }
 }
 
+/// A plan compiled to *size-only* functions: the encoder's code with every
+/// store and capacity check left out, so it returns the encoding's exact
+/// length (`serialized_size`) for the cost of reading the value.
+pub(crate) struct CompiledSizer(CompiledEncoder);
+
+impl CompiledSizer {
+    /// The exact length of the encoding of the value at `src`.
+    ///
+    /// # Safety
+    /// As [`CompiledEncoder::encode`].
+    pub(crate) unsafe fn measure(
+        &self,
+        plan: &Plan,
+        src: PtrConst,
+        max_depth: usize,
+    ) -> Result<usize, Error> {
+        let (data, meta) = facet_ptr::words(src);
+        let mut ctx = EncodeCtx::measuring(plan, max_depth);
+        // SAFETY: the entry was compiled from `plan`, in size-only mode, for
+        // values of its root shape, which the caller guarantees `src` is;
+        // the context is a size-only one.
+        let run = |ctx: &mut EncodeCtx| unsafe { (self.0.entry)(ctx, data, meta) };
+        let status = if crate::stack::stack_pointer() < ctx.stack_limit() {
+            crate::stack::on_new_segment(|limit| {
+                ctx.set_stack_limit(limit);
+                run(&mut ctx)
+            })
+        } else {
+            run(&mut ctx)
+        };
+        if status == STATUS_OK {
+            Ok(ctx.finish_measuring())
+        } else {
+            Err(ctx.take_error())
+        }
+    }
+}
+
 impl CompiledEncoder {
     /// Appends the encoding of the value at `src` to `out`.
     ///
@@ -334,10 +372,21 @@ fn internal(message: impl std::fmt::Display) -> Error {
 /// Compiles `plan` with vtable calls in `mode`. Never panics: a panic
 /// inside Cranelift becomes [`Error::Internal`].
 pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
-    guarded(|| compile_encoder_unguarded(plan, mode))
+    guarded(|| compile_encoder_unguarded(plan, mode, false))
 }
 
-fn compile_encoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
+/// Compiles the plan `plan` to a size-only encoder (see
+/// [`CompiledSizer`]). Never panics, as [`compile`].
+pub(crate) fn compile_sizer(plan: &Plan, mode: VtableCalls) -> Result<CompiledSizer, Error> {
+    guarded(|| compile_encoder_unguarded(plan, mode, true)).map(CompiledSizer)
+}
+
+/// The encoder's code generation; `measure`: size-only functions.
+fn compile_encoder_unguarded(
+    plan: &Plan,
+    mode: VtableCalls,
+    measure: bool,
+) -> Result<CompiledEncoder, Error> {
     let started = Instant::now();
     let facts = PlanFacts::of(plan);
     let entry = EntryHelpers {
@@ -348,10 +397,13 @@ fn compile_encoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledE
     let machine = build(
         plan,
         mode,
-        "encode",
+        if measure { "size" } else { "encode" },
         &facts.own_function,
         entry,
         &|e, node, functions, calls, data, meta| {
+            if measure {
+                e.measure_only();
+            }
             let nodes = NodeEmitter {
                 plan,
                 facts: &facts,

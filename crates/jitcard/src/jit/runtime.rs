@@ -12,6 +12,11 @@
 //! the ones that call Rust-ABI facet functions catch panics (through the
 //! shared walker of [`crate::collections`]).
 //!
+//! Size-only runs (see `FunctionEmitter::measure_only`): the same protocol,
+//! with a context made by [`EncodeCtx::measuring`]: `cur` counts bytes from
+//! 0 and nothing is stored; helpers that would write move `cur` by what
+//! they would have written, and there is no buffer to grow.
+//!
 //! Stack and depth (see [`crate::stack`]): at entry, every compiled function
 //! compares the stack pointer with `stack_limit` and, below it, calls
 //! [`grow_stack`], which runs the function again on a new stack segment and
@@ -63,6 +68,8 @@ pub(crate) struct EncodeCtx {
     plan: *const Plan,
     /// The error behind a [`STATUS_ERROR`].
     error: Option<Error>,
+    /// A size-only run: `cur` is a byte count, `out` is null.
+    measuring: bool,
 }
 
 /// Offset of the cursor in [`EncodeCtx`].
@@ -86,9 +93,32 @@ impl EncodeCtx {
             max_depth,
             plan,
             error: None,
+            measuring: false,
         };
         ctx.load_cursor();
         ctx
+    }
+
+    /// A context for a size-only run (of code compiled with
+    /// `measure_only`): the cursor starts at 0 and nothing is written.
+    pub(crate) fn measuring(plan: &Plan, max_depth: usize) -> EncodeCtx {
+        EncodeCtx {
+            cur: ptr::null_mut(),
+            end: ptr::null_mut(),
+            out: ptr::null_mut(),
+            stack_limit: stack::current_limit(),
+            depth_left: max_depth,
+            max_depth,
+            plan,
+            error: None,
+            measuring: true,
+        }
+    }
+
+    /// Ends a successful size-only run: the number of bytes counted.
+    pub(crate) fn finish_measuring(self) -> usize {
+        debug_assert!(self.measuring && self.error.is_none());
+        self.cur as usize
     }
 
     /// The stack limit of the stack the run is on (see [`crate::stack`]).
@@ -103,6 +133,7 @@ impl EncodeCtx {
 
     /// Points `cur`/`end` at the vector's spare capacity.
     fn load_cursor(&mut self) {
+        debug_assert!(!self.measuring, "a size-only run has no buffer");
         // SAFETY: `out` is the exclusive borrow this context was made from.
         let out = unsafe { &mut *self.out };
         let base = out.as_mut_ptr();
@@ -115,6 +146,7 @@ impl EncodeCtx {
 
     /// Makes the vector's length cover everything written so far.
     fn sync_len(&mut self) {
+        debug_assert!(!self.measuring, "a size-only run has no buffer");
         // SAFETY: `out` is the exclusive borrow this context was made from.
         let out = unsafe { &mut *self.out };
         // SAFETY: `cur` lies in `out`'s allocation, at or after its start.
@@ -152,6 +184,9 @@ impl EncodeCtx {
 
     /// Ensures `additional` bytes fit after `cur`.
     fn reserve(&mut self, additional: usize) -> u32 {
+        if self.measuring {
+            return STATUS_OK;
+        }
         // SAFETY: both pointers are in the same allocation, `cur <= end`.
         if (unsafe { self.end.offset_from(self.cur) } as usize) >= additional {
             return STATUS_OK;
@@ -168,6 +203,10 @@ impl EncodeCtx {
 
     /// Appends bytes, growing the buffer as needed.
     fn write(&mut self, bytes: &[u8]) -> u32 {
+        if self.measuring {
+            self.cur = self.cur.wrapping_add(bytes.len());
+            return STATUS_OK;
+        }
         if self.reserve(bytes.len()) != STATUS_OK {
             return STATUS_ERROR;
         }
@@ -216,14 +255,23 @@ pub(crate) unsafe extern "C" fn fallback(
 ) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx = unsafe { &mut *ctx };
-    ctx.sync_len();
     // SAFETY: the plan outlives the run; detached from `ctx` so both can be used.
     let plan = unsafe { &*(ctx.plan() as *const Plan) };
     let src = facet_ptr::from_words(data, meta);
+    let node = NodeId::from_index(node as usize);
+    if ctx.measuring {
+        // facet-postcard decides these bytes: count what it writes.
+        let mut scratch = Vec::new();
+        // SAFETY: as below, into a vector of our own.
+        return match unsafe { fallback::encode(plan, node, src, &mut scratch) } {
+            Ok(()) => ctx.write(&scratch),
+            Err(error) => ctx.fail(error),
+        };
+    }
+    ctx.sync_len();
     // SAFETY: `out` is the exclusive borrow of this run; the value at `src`
     // has the node's shape (generated code passes the node's own value).
-    let result =
-        unsafe { fallback::encode(plan, NodeId::from_index(node as usize), src, &mut *ctx.out) };
+    let result = unsafe { fallback::encode(plan, node, src, &mut *ctx.out) };
     ctx.load_cursor();
     match result {
         Ok(()) => STATUS_OK,
@@ -255,6 +303,24 @@ pub(crate) unsafe extern "C" fn write_varint_u128(cur: *mut u8, value: *const u1
         ptr::copy_nonoverlapping(bytes.as_ptr(), cur, len);
         cur.add(len)
     }
+}
+
+/// Moves the count `cur` of a size-only run by the length of the `u128`
+/// varint at `value`.
+pub(crate) unsafe extern "C" fn measure_varint_u128(cur: usize, value: *const u128) -> usize {
+    let mut bytes = [0u8; wire::MAX_VARINT_U128_LEN];
+    // SAFETY: generated code passes the address of the integer field.
+    let len = wire::encode_varint_u128(unsafe { ptr::read_unaligned(value) }, &mut bytes);
+    cur.wrapping_add(len)
+}
+
+/// Moves the count `cur` of a size-only run by the length of the `i128`
+/// zigzag varint at `value`.
+pub(crate) unsafe extern "C" fn measure_varint_i128(cur: usize, value: *const i128) -> usize {
+    // SAFETY: generated code passes the address of the integer field.
+    let zigzag = wire::zigzag_i128(unsafe { ptr::read_unaligned(value) });
+    // SAFETY: forwarded; a local of the same width.
+    unsafe { measure_varint_u128(cur, &zigzag) }
 }
 
 /// Writes an `i128` zigzag varint at `cur` (19 bytes reserved by the caller)

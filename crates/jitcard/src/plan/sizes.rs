@@ -11,6 +11,7 @@
 //! bound.
 
 use super::{Build, Op, Plan};
+use crate::wire;
 
 /// Per node, the fewest bytes any of its encodings takes.
 pub(crate) fn min_wire_sizes(plan: &Plan) -> Vec<usize> {
@@ -134,15 +135,14 @@ fn own_max(plan: &Plan, index: usize, sizes: &[Option<usize>]) -> Option<usize> 
         Op::Int(kind) => Some(kind.varint_width().max_len()),
         Op::F32 => Some(4),
         Op::F64 => Some(8),
-        // A length byte and up to four UTF-8 bytes.
-        Op::Char => Some(5),
+        Op::Char => Some(wire::char_len(char::MAX)),
         Op::Str(_) | Op::List(_) | Op::Slice(_) | Op::Set(_) | Op::Map(_) => None,
         Op::Fields(fields) => sum(fields.iter().map(|f| size(f.node))),
         // Each variant's own tag (its index's varint) plus its fields; an
         // enum without variants has no values (0 is vacuously exact).
         Op::Enum(op) => op.variants.iter().try_fold(0usize, |max, v| {
             let fields = sum(v.fields.iter().map(|f| size(f.node)))?;
-            Some(max.max(varint_len(u64::from(v.index)).checked_add(fields)?))
+            Some(max.max(wire::varint_len(u64::from(v.index)).checked_add(fields)?))
         }),
         Op::Option(op) => size(op.some)?.checked_add(1),
         Op::Result(op) => size(op.ok)?.max(size(op.err)?).checked_add(1),
@@ -152,10 +152,4 @@ fn own_max(plan: &Plan, index: usize, sizes: &[Option<usize>]) -> Option<usize> 
         Op::Array(op) => size(op.elements.node)?.checked_mul(op.len),
         Op::Fallback(_) => None,
     }
-}
-
-/// Bytes of the LEB128 varint of `value`.
-fn varint_len(value: u64) -> usize {
-    let bits = 64 - (value | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
 }

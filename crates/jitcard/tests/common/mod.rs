@@ -51,6 +51,15 @@ where
             )),
             Err(e) => reports.push(format!("{type_name} on {}: {e}", engine.name())),
         }
+        // The size-only code (the JIT's is compiled separately) agrees.
+        match encoder.serialized_size(value) {
+            Ok(size) if size == expected.len() => {}
+            other => reports.push(format!(
+                "{type_name} on {}: serialized_size {other:?}, encoding is {} bytes",
+                engine.name(),
+                expected.len()
+            )),
+        }
     }
     match jitcard::to_vec(value) {
         Ok(bytes) => reports.extend(mismatch_report(
@@ -62,6 +71,13 @@ where
             &bytes,
         )),
         Err(e) => reports.push(format!("{type_name} via jitcard::to_vec: {e}")),
+    }
+    match jitcard::serialized_size(value) {
+        Ok(size) if size == expected.len() => {}
+        other => reports.push(format!(
+            "{type_name}: jitcard::serialized_size {other:?}, encoding is {} bytes",
+            expected.len()
+        )),
     }
     if reports.is_empty() {
         Ok(())
