@@ -8,11 +8,36 @@ use facet::Facet;
 use crate::encoder::{copy_to_slice, with_scratch};
 use crate::{Decoder, Encoder, Error, InvalidKind, cache, from_bytes, take_from_bytes};
 
-/// The COBS frame (with its `0x00` terminator) of the postcard bytes `plain`.
+/// The COBS frame (with its `0x00` terminator) of the postcard bytes
+/// `plain`, as postcard's `Cobs` flavor writes it: the `cobs` crate's
+/// streaming state machine, fed byte by byte. (Its one-shot `encode`
+/// differs at the edges: it writes nothing for empty input, where postcard
+/// writes the code byte `0x01`, and no empty last block after a run of 254
+/// non-zero bytes.)
 fn frame(plain: &[u8]) -> Vec<u8> {
-    let mut framed = cobs::encode_vec(plain);
-    framed.push(0);
-    framed
+    use cobs::PushResult;
+    let mut out = Vec::with_capacity(cobs::max_encoding_length(plain.len()) + 2);
+    // The first block's code byte, filled in when the block ends.
+    out.push(0);
+    let mut state = cobs::EncoderState::default();
+    for &byte in plain {
+        match state.push(byte) {
+            PushResult::AddSingle(byte) => out.push(byte),
+            PushResult::ModifyFromStartAndSkip((at, code)) => {
+                out[at] = code;
+                out.push(0);
+            }
+            PushResult::ModifyFromStartAndPushAndSkip((at, code, byte)) => {
+                out[at] = code;
+                out.push(byte);
+                out.push(0);
+            }
+        }
+    }
+    let (at, code) = state.finalize();
+    out[at] = code;
+    out.push(0);
+    out
 }
 
 /// The COBS-framed encoding of `value` with the host's default engine:

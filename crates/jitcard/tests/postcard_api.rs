@@ -216,6 +216,23 @@ fn small_values_match_postcard_everywhere() {
     check(&0u8);
     check(&String::from("zeros \0 inside \0\0"));
     check(&vec![0u8; 600]);
+    check(&());
+    check(&Vec::<u8>::new());
+}
+
+/// COBS blocks end at every zero and after 254 non-zero bytes: frames of
+/// byte strings around those lengths, with and without zeros, are
+/// postcard's byte for byte.
+#[test]
+fn cobs_block_boundaries_match_postcard() {
+    for len in (0..8).chain(248..262).chain(500..512).chain(760..766) {
+        check(&vec![0xA5u8; len]);
+        let mut with_zeros = vec![0x5Au8; len];
+        for at in (0..len).step_by(127) {
+            with_zeros[at] = 0;
+        }
+        check(&with_zeros);
+    }
 }
 
 /// The largest value of each bounded test type encodes to exactly

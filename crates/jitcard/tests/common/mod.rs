@@ -79,6 +79,21 @@ where
             expected.len()
         )),
     }
+    // postcard's other entry points, byte for byte.
+    let mut exact = vec![0u8; expected.len()];
+    match jitcard::to_slice(value, &mut exact) {
+        Ok(written) if *written == expected[..] => {}
+        other => reports.push(format!("{type_name}: jitcard::to_slice gave {other:?}")),
+    }
+    match (
+        jitcard::to_vec_cobs(value),
+        postcard::to_allocvec_cobs(value),
+    ) {
+        (Ok(ours), Ok(theirs)) if ours == theirs => {}
+        (ours, theirs) => reports.push(format!(
+            "{type_name}: jitcard::to_vec_cobs {ours:?}, postcard {theirs:?}"
+        )),
+    }
     if reports.is_empty() {
         Ok(())
     } else {
