@@ -14,6 +14,17 @@ fuzz_target!(|data: &[u8]| {
     let ours = jitcard::to_vec(&value).expect("jitcard encodes what postcard decoded");
     let theirs = postcard::to_allocvec(&value).expect("postcard encodes");
     assert_eq!(ours, theirs, "encodings of one value differ");
+    // postcard's other entry points: exact size, slices, COBS frames.
+    assert_eq!(jitcard::serialized_size(&value).ok(), Some(ours.len()));
+    let mut exact = vec![0u8; ours.len()];
+    assert_eq!(jitcard::to_slice(&value, &mut exact).ok().as_deref(), Some(&ours[..]));
+    if let Some(short) = exact.get_mut(..ours.len().saturating_sub(1)) {
+        if !ours.is_empty() {
+            assert!(jitcard::to_slice(&value, short).is_err());
+        }
+    }
+    let frame = jitcard::to_vec_cobs(&value).expect("jitcard frames what it encodes");
+    assert_eq!(Some(frame), postcard::to_allocvec_cobs(&value).ok());
     let back: Rich<'_> = match jitcard::from_bytes(&ours) {
         Ok(back) => back,
         // Postcard has no nesting limit; jitcard's decoder has a documented
