@@ -103,7 +103,17 @@ impl TypeEntry {
     /// What computes sizes for an encoder in `mode`: its size-only code,
     /// compiled on first request, or the interpreter if that fails.
     #[cfg(feature = "jit")]
+    #[inline]
     pub(crate) fn size_runner(&'static self, mode: crate::VtableCalls) -> SizeRunner {
+        if let Some(Ok(sizer)) = self.sizers[mode.index()].get() {
+            return SizeRunner::Jit(sizer);
+        }
+        self.compile_sizer(mode)
+    }
+
+    #[cfg(feature = "jit")]
+    #[cold]
+    fn compile_sizer(&'static self, mode: crate::VtableCalls) -> SizeRunner {
         let sizer = cached(&self.sizers[mode.index()], || {
             let plan = self.plan()?;
             COMPILATIONS.fetch_add(1, Ordering::Relaxed);

@@ -466,6 +466,7 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 ///
 /// # Safety
 /// As [`encode_with`].
+#[inline]
 unsafe fn measure_with(
     plan: &'static Plan,
     runner: SizeRunner,
