@@ -42,6 +42,8 @@ fn frame(plain: &[u8]) -> Vec<u8> {
 
 /// The COBS-framed encoding of `value` with the host's default engine:
 /// byte for byte what `postcard::to_allocvec_cobs` writes.
+#[doc(alias = "to_allocvec_cobs")]
+#[doc(alias = "to_stdvec_cobs")]
 pub fn to_vec_cobs<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     with_scratch(|scratch| {
         crate::encoder::to_scratch(value, scratch)?;

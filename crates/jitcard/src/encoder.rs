@@ -252,6 +252,8 @@ impl<T: ?Sized> fmt::Debug for Encoder<T> {
 ///
 /// The first call for a type builds its encoder; later calls (from any
 /// thread) find it without taking a lock.
+#[doc(alias = "to_allocvec")]
+#[doc(alias = "to_stdvec")]
 pub fn to_vec<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     to_extend(value, Vec::new())
 }

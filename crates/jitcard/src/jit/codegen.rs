@@ -301,6 +301,19 @@ impl NodeEmitter<'_> {
                 }
                 e.ensure(total);
             }
+            // Size-only code counts the run's strings at once, each as its
+            // length's varint plus its bytes, summed pairwise.
+            let strings_counted = e.measuring() && !strings.is_empty();
+            if strings_counted {
+                let sizes = strings
+                    .iter()
+                    .map(|&(_, len)| {
+                        let prefix = e.varint_len(len);
+                        e.b.ins().iadd(prefix, len)
+                    })
+                    .collect();
+                e.advance_by_sum(sizes);
+            }
             if let Some((value, _)) = tag.take() {
                 e.put_varint_const(value);
             }
@@ -312,8 +325,10 @@ impl NodeEmitter<'_> {
                 let in_run = checked && offset < run.len();
                 if in_run && let KnownSize::Str(_) = run[offset] {
                     let (bytes, len) = strings.next().expect("one read per string of the run");
-                    e.put_length(len);
-                    e.put_copy(bytes, len);
+                    if !strings_counted {
+                        e.put_length(len);
+                        e.put_copy(bytes, len);
+                    }
                     continue;
                 }
                 let at = e.b.ins().iadd_imm_u(data, field.offset as i64);

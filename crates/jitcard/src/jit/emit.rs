@@ -216,12 +216,37 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// read as unsigned): `ceil(bits / 7)`, at least 1, as in
     /// [`put_varint`](Self::put_varint).
     fn advance_varint(&mut self, value: Value) {
+        let len = self.varint_len(value);
+        self.advance(len);
+    }
+
+    /// The length of `value`'s LEB128 varint (an `i64` read as unsigned),
+    /// branch-free: `ceil(bits / 7)`, at least 1.
+    pub fn varint_len(&mut self, value: Value) -> Value {
         let nonzero = self.b.ins().bor_imm_u(value, 1);
         let leading = self.b.ins().clz(nonzero);
         let len = self.b.ins().imul_imm_s(leading, -37);
         let len = self.b.ins().iadd_imm_s(len, 70 * 37);
-        let len = self.b.ins().ushr_imm_u(len, 8);
-        self.advance(len);
+        self.b.ins().ushr_imm_u(len, 8)
+    }
+
+    /// Moves the cursor of a size-only function by the sum of `sizes`,
+    /// added pairwise so they do not form one long chain of additions
+    /// through the cursor.
+    pub fn advance_by_sum(&mut self, mut sizes: Vec<Value>) {
+        while sizes.len() > 1 {
+            sizes = sizes
+                .chunks(2)
+                .map(|pair| match *pair {
+                    [a, b] => self.b.ins().iadd(a, b),
+                    [a] => a,
+                    _ => unreachable!("chunks of two"),
+                })
+                .collect();
+        }
+        if let Some(&total) = sizes.first() {
+            self.advance(total);
+        }
     }
 
     /// Makes the stored cursor current (before calls that write).
