@@ -301,18 +301,12 @@ impl NodeEmitter<'_> {
                 }
                 e.ensure(total);
             }
-            // Size-only code counts the run's strings at once, each as its
-            // length's varint plus its bytes, summed pairwise.
+            // Size-only code counts the run's strings at once (see
+            // `FunctionEmitter::count_strings`).
             let strings_counted = e.measuring() && !strings.is_empty();
             if strings_counted {
-                let sizes = strings
-                    .iter()
-                    .map(|&(_, len)| {
-                        let prefix = e.varint_len(len);
-                        e.b.ins().iadd(prefix, len)
-                    })
-                    .collect();
-                e.advance_by_sum(sizes);
+                let lens: Vec<Value> = strings.iter().map(|&(_, len)| len).collect();
+                e.count_strings(&lens);
             }
             if let Some((value, _)) = tag.take() {
                 e.put_varint_const(value);

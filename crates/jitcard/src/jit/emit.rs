@@ -230,12 +230,38 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().ushr_imm_u(len, 8)
     }
 
-    /// Moves the cursor of a size-only function by the sum of `sizes`,
-    /// added pairwise so they do not form one long chain of additions
-    /// through the cursor.
-    pub fn advance_by_sum(&mut self, mut sizes: Vec<Value>) {
-        while sizes.len() > 1 {
-            sizes = sizes
+    /// Moves the cursor of a size-only function past strings of lengths
+    /// `lens`, each a varint length and its bytes: when every length is
+    /// below 128 (one test of their bitwise or), that is their sum plus
+    /// one byte each; otherwise each length's varint is computed. The sums
+    /// are pairwise, and the cursor moves once.
+    pub fn count_strings(&mut self, lens: &[Value]) {
+        let slow = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let size = self.b.append_block_param(done, self.ptr);
+        let any = lens
+            .iter()
+            .copied()
+            .reduce(|a, b| self.b.ins().bor(a, b))
+            .expect("at least one string");
+        let bytes = self.sum(lens.to_vec());
+        let short = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, any, 0x80);
+        let fast = self.b.ins().iadd_imm_u(bytes, lens.len() as i64);
+        self.b.ins().brif(short, done, &[fast.into()], slow, &[]);
+        self.b.switch_to_block(slow);
+        let prefixes: Vec<Value> = lens.iter().map(|&len| self.varint_len(len)).collect();
+        let prefixes = self.sum(prefixes);
+        let exact = self.b.ins().iadd(bytes, prefixes);
+        self.b.ins().jump(done, &[exact.into()]);
+        self.b.switch_to_block(done);
+        self.advance(size);
+    }
+
+    /// The sum of `values`, added pairwise (no long chain of additions).
+    fn sum(&mut self, mut values: Vec<Value>) -> Value {
+        while values.len() > 1 {
+            values = values
                 .chunks(2)
                 .map(|pair| match *pair {
                     [a, b] => self.b.ins().iadd(a, b),
@@ -244,9 +270,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
                 })
                 .collect();
         }
-        if let Some(&total) = sizes.first() {
-            self.advance(total);
-        }
+        values[0]
     }
 
     /// Makes the stored cursor current (before calls that write).
