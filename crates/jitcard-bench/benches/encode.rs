@@ -56,5 +56,10 @@ fn jit_trampoline(bencher: Bencher, workload: &str) {
 #[divan::bench(args = WORKLOADS, sample_count = 20, sample_size = 1)]
 fn jit_compile_trampoline(bencher: Bencher, workload: &str) {
     let case = cases::case(workload).expect("known workload");
-    bencher.bench_local(|| case.measure_jit_compile(jitcard::VtableCalls::Trampoline, false));
+    bencher.bench_local(|| {
+        case.measure_jit_compile(
+            jitcard::VtableCalls::Trampoline,
+            cases::CompileTarget::Encoder,
+        )
+    });
 }

@@ -76,7 +76,7 @@ pub trait Case {
     fn measure_jit_compile(
         &self,
         vtable_calls: jitcard::VtableCalls,
-        decoder: bool,
+        target: CompileTarget,
     ) -> Result<jitcard::CompileReport, String>;
     /// serde+postcard's encoding of the value: the input of every decoder.
     fn reference(&self) -> &[u8];
@@ -89,6 +89,35 @@ pub trait Case {
     /// Decodes [`reference`](Self::reference) with `competitor` and checks
     /// the value equals the original (what is verified before timing).
     fn verify_decode(&self, competitor: Competitor) -> Result<(), String>;
+}
+
+/// What a cold JIT compile measurement compiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompileTarget {
+    /// The encoder as `Encoder::new` compiles it (quick code).
+    Encoder,
+    /// The optimized code encoders switch to after use.
+    OptimizedEncoder,
+    /// The decoder.
+    Decoder,
+}
+
+impl CompileTarget {
+    /// Every target, in table order.
+    pub const ALL: [CompileTarget; 3] = [
+        CompileTarget::Encoder,
+        CompileTarget::OptimizedEncoder,
+        CompileTarget::Decoder,
+    ];
+
+    /// Its name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompileTarget::Encoder => "encode",
+            CompileTarget::OptimizedEncoder => "encode (optimized)",
+            CompileTarget::Decoder => "decode",
+        }
+    }
 }
 
 /// Whether `competitor` has a `serialized_size` (postcard and jitcard).
@@ -127,11 +156,24 @@ impl<T> TypedCase<T>
 where
     T: Facet<'static> + Serialize + Deserialize<'static> + PartialEq + std::fmt::Debug,
 {
-    /// Pairs `value` with encoders for every jitcard engine.
+    /// Pairs `value` with encoders for every jitcard engine, switched to
+    /// their optimized code (what a long-running program runs; JIT encoders
+    /// start on quick code and switch after some use), unless
+    /// `JITCARD_BENCH_QUICK=1` asks to measure the quick code (run it with
+    /// `JITCARD_TIER_UP_WORK=4294967295` so it never switches).
     pub fn new(name: impl Into<String>, value: T) -> Self {
+        let quick = std::env::var("JITCARD_BENCH_QUICK").is_ok_and(|v| v == "1");
         let encoders = jitcard_engines_under_test()
             .into_iter()
-            .map(|engine| (engine, jitcard::Encoder::<T>::new(engine)))
+            .map(|engine| {
+                let encoder = jitcard::Encoder::<T>::new(engine).and_then(|encoder| {
+                    if !quick {
+                        encoder.optimize()?;
+                    }
+                    Ok(encoder)
+                });
+                (engine, encoder)
+            })
             .collect();
         let decoders = jitcard_engines_under_test()
             .into_iter()
@@ -246,12 +288,16 @@ where
     fn measure_jit_compile(
         &self,
         vtable_calls: jitcard::VtableCalls,
-        decoder: bool,
+        target: CompileTarget,
     ) -> Result<jitcard::CompileReport, String> {
-        if decoder {
-            jitcard::diagnostics::measure_jit_decoder_compile::<T>(vtable_calls)
-        } else {
-            jitcard::diagnostics::measure_jit_compile::<T>(vtable_calls)
+        match target {
+            CompileTarget::Encoder => jitcard::diagnostics::measure_jit_compile::<T>(vtable_calls),
+            CompileTarget::OptimizedEncoder => {
+                jitcard::diagnostics::measure_jit_optimized_compile::<T>(vtable_calls)
+            }
+            CompileTarget::Decoder => {
+                jitcard::diagnostics::measure_jit_decoder_compile::<T>(vtable_calls)
+            }
         }
         .map_err(|e| e.to_string())
     }

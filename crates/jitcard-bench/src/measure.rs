@@ -11,7 +11,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::cases::{Case, Competitor};
+use crate::cases::{Case, Competitor, CompileTarget};
 use crate::diff::mismatch_report;
 
 /// How long a competitor was measured to take on a case.
@@ -200,12 +200,12 @@ pub fn measure_compiles(case: &dyn Case, samples: usize) -> Vec<Result<CompileRo
             jitcard::Engine::Jit { vtable_calls } => Some((engine, vtable_calls)),
             _ => None,
         })
-        .flat_map(|jit| [(jit, false), (jit, true)])
-        .map(|((engine, vtable_calls), decoder)| {
+        .flat_map(|jit| CompileTarget::ALL.map(|target| (jit, target)))
+        .map(|((engine, vtable_calls), target)| {
             let mut times = Vec::with_capacity(samples);
             let mut code_size = 0;
             for _ in 0..samples.max(1) {
-                let report = case.measure_jit_compile(vtable_calls, decoder)?;
+                let report = case.measure_jit_compile(vtable_calls, target)?;
                 code_size = report.code_size;
                 times.push(report.compile_time.as_secs_f64() * 1e6);
             }
@@ -213,7 +213,7 @@ pub fn measure_compiles(case: &dyn Case, samples: usize) -> Vec<Result<CompileRo
             Ok(CompileRow {
                 workload: case.name().to_string(),
                 engine,
-                operation: if decoder { "decode" } else { "encode" },
+                operation: target.name(),
                 code_size,
                 median_us: times[times.len() / 2],
                 min_us: times[0],

@@ -139,13 +139,13 @@ pub fn console_compile_table(rows: &[CompileRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<15} {:<16} {:<7} {:>11} {:>14} {:>22}",
+        "{:<15} {:<16} {:<18} {:>11} {:>14} {:>22}",
         "workload", "engine", "of", "code bytes", "compile µs", "(min – max)"
     );
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<15} {:<16} {:<7} {:>11} {:>14.1} {:>22}",
+            "{:<15} {:<16} {:<18} {:>11} {:>14.1} {:>22}",
             row.workload,
             row.engine.name(),
             row.operation,

@@ -32,6 +32,12 @@ mod backend {
     ) -> Result<CompileReport, Error> {
         measure_compile(shape, vtable_calls)
     }
+    pub(crate) fn measure_optimized_compile(
+        shape: &'static facet_core::Shape,
+        vtable_calls: VtableCalls,
+    ) -> Result<CompileReport, Error> {
+        measure_compile(shape, vtable_calls)
+    }
     pub(crate) fn set_trampoline_counting(_: bool) {}
     pub(crate) fn trampoline_calls() -> usize {
         0
@@ -61,13 +67,22 @@ pub fn engines_under_test() -> Vec<crate::Engine> {
     engines
 }
 
-/// Lowers and compiles `T` afresh, bypassing every cache, and reports the
-/// cost: for measuring cold compile time in benchmarks. The machine code is
-/// freed before it returns.
+/// Lowers and compiles `T`'s encoder afresh, bypassing every cache, and
+/// reports the cost: for measuring cold compile time in benchmarks (what
+/// `Encoder::new` pays: the quick code). The machine code is freed before it
+/// returns.
 pub fn measure_jit_compile<'a, T: Facet<'a> + ?Sized>(
     vtable_calls: VtableCalls,
 ) -> Result<CompileReport, Error> {
     backend::measure_compile(T::SHAPE, vtable_calls)
+}
+
+/// As [`measure_jit_compile`], for the optimized code `T`'s encoder
+/// switches to after use (see `Encoder::optimize`).
+pub fn measure_jit_optimized_compile<'a, T: Facet<'a> + ?Sized>(
+    vtable_calls: VtableCalls,
+) -> Result<CompileReport, Error> {
+    backend::measure_optimized_compile(T::SHAPE, vtable_calls)
 }
 
 /// As [`measure_jit_compile`], for the decoder of `T`.

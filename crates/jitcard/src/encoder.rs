@@ -183,6 +183,34 @@ impl<'a, T: Facet<'a> + ?Sized> Encoder<T> {
         self.plan.max_wire_size(self.plan.root())
     }
 
+    /// Compiles the optimized code of an [`Engine::Jit`] encoder now, and
+    /// waits for it (nothing to do for the interpreter, or when done).
+    ///
+    /// JIT encoders start on *quick* code, about a third of the compile
+    /// work of optimized code and about 1.5× slower, and switch by
+    /// themselves after roughly a thousand encodes or a megabyte written
+    /// (the thread that crosses the line compiles, a few milliseconds for
+    /// a large type). Call this to pay that cost up front, e.g. at start-up
+    /// of a server, or before timing. All encoders of the type share the
+    /// optimized code.
+    pub fn optimize(&self) -> Result<(), Error> {
+        match self.runner {
+            Runner::Interpreter => Ok(()),
+            #[cfg(feature = "jit")]
+            Runner::Jit(compiled) => compiled.optimize(self.plan),
+        }
+    }
+
+    /// Whether this is an [`Engine::Jit`] encoder running its optimized
+    /// code (see [`optimize`](Self::optimize)); `false` for the interpreter.
+    pub fn is_optimized(&self) -> bool {
+        match self.runner {
+            Runner::Interpreter => false,
+            #[cfg(feature = "jit")]
+            Runner::Jit(compiled) => compiled.is_optimized(),
+        }
+    }
+
     /// The plan this encoder runs (printable with `{}`).
     pub fn plan(&self) -> &Plan {
         self.plan
@@ -215,16 +243,17 @@ impl<'a, T: Facet<'a> + ?Sized> Encoder<T> {
             .collect()
     }
 
-    /// Machine-code size and compile time of [`Engine::Jit`] encoders (of
-    /// the first and only compilation of this type and mode; lowering not
-    /// included).
+    /// Machine-code size and compile time of [`Engine::Jit`] encoders: of
+    /// the quick code `new` compiled (the first and only such compilation
+    /// of this type and mode; lowering not included), not of the optimized
+    /// code compiled later (see [`optimize`](Self::optimize)).
     pub fn compile_report(&self) -> Option<CompileReport> {
         match self.runner {
             Runner::Interpreter => None,
             #[cfg(feature = "jit")]
             Runner::Jit(compiled) => Some(CompileReport {
-                code_size: compiled.code_size,
-                compile_time: compiled.compile_time,
+                code_size: compiled.code_size(),
+                compile_time: compiled.compile_time(),
             }),
         }
     }

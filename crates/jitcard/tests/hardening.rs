@@ -468,9 +468,11 @@ fn nested_structs_of_bytes_are_one_plain_copy_both_ways() {
             "{}",
             engine.name()
         );
+        // Field by field would be hundreds of kilobytes; one copy is a few
+        // hundred bytes (1.7 KB as the unoptimized quick code).
         if let Some(report) = encoder.compile_report() {
             assert!(
-                report.code_size <= 1024,
+                report.code_size <= 4096,
                 "{}: {} bytes of machine code for one copy",
                 engine.name(),
                 report.code_size

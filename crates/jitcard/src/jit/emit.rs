@@ -36,6 +36,8 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     entry: EntryHelpers,
     /// A size-only function (see [`measure_only`](Self::measure_only)).
     measuring: bool,
+    /// Smallest IR over fastest code (see [`compact`](Self::compact)).
+    compact: bool,
 }
 
 /// The runtime side of a function's entry protocol (the encoder's and the
@@ -100,6 +102,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             counts_depth: false,
             entry,
             measuring: false,
+            compact: false,
         };
         (emitter, params[1], params[2])
     }
@@ -205,6 +208,14 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// then returns the encoding's exact length.
     pub fn measure_only(&mut self) {
         self.measuring = true;
+    }
+
+    /// Makes this function's IR small rather than its code fast, for quick
+    /// compiles: copies call `memcpy` at any size (the inline short copies
+    /// are most of the IR of string-heavy types; writing integer varints
+    /// with the byte loop instead saved less and cost more).
+    pub fn compact(&mut self) {
+        self.compact = true;
     }
 
     /// Whether this is a size-only function.
@@ -647,6 +658,12 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// outside the copy's destination written. Longer copies call `memcpy`.
     pub fn put_copy(&mut self, src: Value, bytes: Value) {
         if self.measuring {
+            self.advance(bytes);
+            return;
+        }
+        if self.compact {
+            let cur = self.b.use_var(self.cur);
+            self.b.call_memcpy(self.frontend, cur, src, bytes);
             self.advance(bytes);
             return;
         }

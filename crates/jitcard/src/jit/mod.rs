@@ -11,11 +11,15 @@
 //! the entry protocol and vocabulary ([`emit`]) and the vtable-call seam
 //! ([`vtable_calls`]).
 //!
+//! Encoders are tiered ([`tiers`]): compiled quick first, optimized once
+//! they have done enough work to pay for it.
+//!
 //! Debugging aids: `JITCARD_DUMP_CLIF=<dir>` writes the CLIF (`.clif`) and
 //! the machine code (`.s`) of every compiled function to `<dir>`;
 //! `JITCARD_PERF_MAP=1` appends each function's address range to
 //! `/tmp/perf-<pid>.map` so `perf report` names JIT frames
-//! (`jitcard::encode::<Type>#<node>`, `jitcard::decode::...`).
+//! (`jitcard::encode::<Type>#<node>`, `jitcard::decode::...`,
+//! `jitcard::size::...`; quick encoder code ends in `~quick`).
 
 mod codegen;
 mod decode_codegen;
@@ -28,6 +32,7 @@ mod facts;
 mod layout;
 mod presence;
 pub(crate) mod runtime;
+mod tiers;
 pub(crate) mod trampolines;
 mod vtable_calls;
 mod vtable_ops;
@@ -97,8 +102,10 @@ pub(crate) struct Compiled<F> {
     _machine: Machine,
 }
 
-/// A plan compiled to an encoder.
-pub(crate) type CompiledEncoder = Compiled<CompiledFn>;
+/// A plan compiled to encoder functions (one tier of a [`CompiledEncoder`]).
+pub(crate) type EncoderCode = Compiled<CompiledFn>;
+
+pub(crate) use tiers::CompiledEncoder;
 
 /// A decode plan compiled to a decoder.
 pub(crate) type CompiledDecoder = Compiled<DecodeFn>;
@@ -162,13 +169,13 @@ impl CompiledDecoder {
 /// A plan compiled to *size-only* functions: the encoder's code with every
 /// store and capacity check left out, so it returns the encoding's exact
 /// length (`serialized_size`) for the cost of reading the value.
-pub(crate) struct CompiledSizer(CompiledEncoder);
+pub(crate) struct CompiledSizer(EncoderCode);
 
 impl CompiledSizer {
     /// The exact length of the encoding of the value at `src`.
     ///
     /// # Safety
-    /// As [`CompiledEncoder::encode`].
+    /// As [`EncoderCode::encode`].
     pub(crate) unsafe fn measure(
         &self,
         plan: &Plan,
@@ -197,24 +204,25 @@ impl CompiledSizer {
     }
 }
 
-impl CompiledEncoder {
-    /// Appends the encoding of the value at `src` to `out`.
-    ///
-    /// # Safety
-    /// `src` points at a live value of the root shape of `plan`, the plan this
-    /// encoder was compiled from.
-    pub(crate) unsafe fn encode(
-        &self,
-        plan: &Plan,
-        src: PtrConst,
-        out: &mut Vec<u8>,
-        max_depth: usize,
-    ) -> Result<(), Error> {
+/// Appends the encoding of the value at `src` to `out` by running `entry`.
+///
+/// # Safety
+/// `entry` is the root function of encoder code compiled from `plan`, and
+/// `src` points at a live value of the plan root's shape.
+#[inline]
+unsafe fn run_encoder(
+    entry: CompiledFn,
+    plan: &Plan,
+    src: PtrConst,
+    out: &mut Vec<u8>,
+    max_depth: usize,
+) -> Result<(), Error> {
+    {
         let (data, meta) = facet_ptr::words(src);
         let mut ctx = EncodeCtx::new(out, plan, max_depth);
         // SAFETY: the entry was compiled from `plan` for values of its root
         // shape, which the caller guarantees `src` is.
-        let run = |ctx: &mut EncodeCtx| unsafe { (self.entry)(ctx, data, meta) };
+        let run = |ctx: &mut EncodeCtx| unsafe { entry(ctx, data, meta) };
         // The root's frame is allocated before its entry check runs: with
         // less than the red zone left, start on a fresh segment instead.
         let status = if crate::stack::stack_pointer() < ctx.stack_limit() {
@@ -250,7 +258,7 @@ pub(crate) fn availability() -> Result<(), &'static str> {
 }
 
 fn probe() -> Result<(), String> {
-    let isa = host_isa()
+    let isa = host_isa(Tier::Optimized)
         .ok_or("Cranelift does not support this host (a 64-bit little-endian host is needed)")?
         .clone();
     let outcome =
@@ -331,14 +339,35 @@ fn new_module(isa: OwnedTargetIsa) -> JITModule {
     JITModule::new(builder)
 }
 
-fn host_isa() -> Option<&'static OwnedTargetIsa> {
-    static ISA: OnceLock<Option<OwnedTargetIsa>> = OnceLock::new();
-    ISA.get_or_init(|| {
+/// How much work code generation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tier {
+    /// No e-graph optimization, single-pass register allocation: about 40%
+    /// of the compile work, code about 1.5× slower (see [`tiers`]).
+    Quick,
+    /// Cranelift's `opt_level = "speed"`, backtracking register allocation.
+    Optimized,
+}
+
+fn host_isa(tier: Tier) -> Option<&'static OwnedTargetIsa> {
+    static QUICK: OnceLock<Option<OwnedTargetIsa>> = OnceLock::new();
+    static OPTIMIZED: OnceLock<Option<OwnedTargetIsa>> = OnceLock::new();
+    let slot = match tier {
+        Tier::Quick => &QUICK,
+        Tier::Optimized => &OPTIMIZED,
+    };
+    slot.get_or_init(|| {
         if !(cfg!(target_pointer_width = "64") && cfg!(target_endian = "little")) {
             return None;
         }
         let mut flags = settings::builder();
-        flags.set("opt_level", "speed").ok()?;
+        match tier {
+            Tier::Quick => {
+                flags.set("opt_level", "none").ok()?;
+                flags.set("regalloc_algorithm", "single_pass").ok()?;
+            }
+            Tier::Optimized => flags.set("opt_level", "speed").ok()?,
+        }
         flags.set("is_pic", "false").ok()?;
         // Frames larger than a page touch each page as they are allocated,
         // so a frame can never jump over the guard page (defence in depth:
@@ -372,13 +401,23 @@ fn internal(message: impl std::fmt::Display) -> Error {
 /// Compiles `plan` with vtable calls in `mode`. Never panics: a panic
 /// inside Cranelift becomes [`Error::Internal`].
 pub(crate) fn compile(plan: &Plan, mode: VtableCalls) -> Result<CompiledEncoder, Error> {
-    guarded(|| compile_encoder_unguarded(plan, mode, false))
+    CompiledEncoder::compile(plan, mode)
+}
+
+/// Compiles the encoder functions of `plan` at `tier`. Never panics, as
+/// [`compile`].
+pub(crate) fn compile_encoder_code(
+    plan: &Plan,
+    mode: VtableCalls,
+    tier: Tier,
+) -> Result<EncoderCode, Error> {
+    guarded(|| compile_encoder_unguarded(plan, mode, false, tier))
 }
 
 /// Compiles the plan `plan` to a size-only encoder (see
 /// [`CompiledSizer`]). Never panics, as [`compile`].
 pub(crate) fn compile_sizer(plan: &Plan, mode: VtableCalls) -> Result<CompiledSizer, Error> {
-    guarded(|| compile_encoder_unguarded(plan, mode, true)).map(CompiledSizer)
+    guarded(|| compile_encoder_unguarded(plan, mode, true, Tier::Optimized)).map(CompiledSizer)
 }
 
 /// The encoder's code generation; `measure`: size-only functions.
@@ -386,7 +425,8 @@ fn compile_encoder_unguarded(
     plan: &Plan,
     mode: VtableCalls,
     measure: bool,
-) -> Result<CompiledEncoder, Error> {
+    tier: Tier,
+) -> Result<EncoderCode, Error> {
     let started = Instant::now();
     let facts = PlanFacts::of(plan);
     let entry = EntryHelpers {
@@ -394,15 +434,20 @@ fn compile_encoder_unguarded(
         too_deep: runtime::too_deep as *const u8,
         lowest_depth_left: None,
     };
+    let label = if measure { "size" } else { "encode" };
     let machine = build(
         plan,
         mode,
-        if measure { "size" } else { "encode" },
+        tier,
+        label,
         &facts.own_function,
         entry,
         &|e, node, functions, calls, data, meta| {
             if measure {
                 e.measure_only();
+            }
+            if tier == Tier::Quick {
+                e.compact();
             }
             let nodes = NodeEmitter {
                 plan,
@@ -438,6 +483,7 @@ fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledD
     let machine = build(
         plan,
         mode,
+        Tier::Optimized,
         "decode",
         &own_function,
         entry,
@@ -490,6 +536,7 @@ type EmitBody<'a> = dyn Fn(
 fn build(
     plan: &Plan,
     mode: VtableCalls,
+    tier: Tier,
     label: &str,
     own_function: &crate::plan::NodeMap<bool>,
     entry_helpers: EntryHelpers,
@@ -499,7 +546,7 @@ fn build(
         engine: crate::Engine::Jit { vtable_calls: mode }.name(),
         reason: reason.to_string(),
     })?;
-    let isa = host_isa()
+    let isa = host_isa(tier)
         .ok_or_else(|| internal("the JIT does not support this host"))?
         .clone();
     let call_conv = isa.default_call_conv();
@@ -518,9 +565,11 @@ fn build(
     for (id, own) in own_function.iter() {
         let index = id.index();
         if *own {
+            // Quick code is told apart in perf maps and dumps by a suffix.
             names[index] = format!(
-                "jitcard::{label}::{}#{index}",
-                sanitize(&plan.nodes()[index].shape.to_string())
+                "jitcard::{label}::{}#{index}{}",
+                sanitize(&plan.nodes()[index].shape.to_string()),
+                if tier == Tier::Quick { "~quick" } else { "" }
             );
             let id = module
                 .declare_function(&names[index], Linkage::Local, &signature)
