@@ -307,3 +307,41 @@ fn runs_of_strings_share_one_capacity_check_at_every_size() {
         common::check_against(&value, false).unwrap();
     }
 }
+
+#[derive(Facet, Serialize, Debug)]
+struct Wide128 {
+    unsigned: u128,
+    signed: i128,
+    list: Vec<i128>,
+    optional: Option<u128>,
+}
+
+#[test]
+fn varints_of_128_bit_integers_encode_as_postcard_on_every_engine() {
+    // Both sides of every length boundary (7 * k bits, up to 19 bytes), of
+    // 2^64 (the high word becomes non-zero) and of 2^120 (the inline split
+    // ends, the helper takes over), and the extremes.
+    let mut values = vec![0u128, 1, u128::MAX, u128::MAX - 1, 1 << 127];
+    for k in 1..=18u32 {
+        let edge = 1u128 << (7 * k);
+        values.extend([edge - 1, edge, edge + 1]);
+    }
+    for bits in [56u32, 63, 64, 65, 119, 120, 121, 126] {
+        let edge = 1u128 << bits;
+        values.extend([edge - 1, edge, edge + 1]);
+    }
+    for &v in &values {
+        let value = Wide128 {
+            unsigned: v,
+            signed: v as i128,
+            list: vec![
+                v as i128,
+                (v as i128).wrapping_neg(),
+                (v >> 1) as i128,
+                !(v as i128),
+            ],
+            optional: Some(v.rotate_left(61)),
+        };
+        common::check_against(&value, false).unwrap();
+    }
+}

@@ -413,6 +413,26 @@ impl NodeEmitter<'_> {
             IntKind::U64 | IntKind::I64 => e.load(types::I64, data, 0),
             IntKind::I16 => e.load_extended(types::I16, true, data),
             IntKind::I32 => e.load_extended(types::I32, true, data),
+            IntKind::U128 if !e.measuring() && !e.is_compact() => {
+                let low = e.load(types::I64, data, 0);
+                let high = e.load(types::I64, data, 8);
+                e.put_varint_u128(low, high);
+                return;
+            }
+            IntKind::I128 if !e.measuring() && !e.is_compact() => {
+                // Zigzag across both words: (v << 1) ^ (v >> 127).
+                let low = e.load(types::I64, data, 0);
+                let high = e.load(types::I64, data, 8);
+                let sign = e.b.ins().sshr_imm_u(high, 63);
+                let low_doubled = e.b.ins().ishl_imm_u(low, 1);
+                let carry = e.b.ins().ushr_imm_u(low, 63);
+                let high_doubled = e.b.ins().ishl_imm_u(high, 1);
+                let high_doubled = e.b.ins().bor(high_doubled, carry);
+                let low = e.b.ins().bxor(low_doubled, sign);
+                let high = e.b.ins().bxor(high_doubled, sign);
+                e.put_varint_u128(low, high);
+                return;
+            }
             IntKind::U128 | IntKind::I128 => {
                 let helper = match (kind == IntKind::U128, e.measuring()) {
                     (true, false) => runtime::write_varint_u128 as *const u8,

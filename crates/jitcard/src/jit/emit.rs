@@ -218,6 +218,11 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.compact = true;
     }
 
+    /// Whether this function is compact (see [`compact`](Self::compact)).
+    pub fn is_compact(&self) -> bool {
+        self.compact
+    }
+
     /// Whether this is a size-only function.
     pub fn measuring(&self) -> bool {
         self.measuring
@@ -475,17 +480,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(rest);
-        let mut word = value;
-        for (keep, moved, shift) in [
-            (0x0000_0000_0FFF_FFFFi64, 0x00FF_FFFF_F000_0000i64, 4),
-            (0x0000_3FFF_0000_3FFF, 0x0FFF_C000_0FFF_C000, 2),
-            (0x007F_007F_007F_007F, 0x3F80_3F80_3F80_3F80, 1),
-        ] {
-            let kept = self.b.ins().band_imm_u(word, keep);
-            let moved = self.b.ins().band_imm_u(word, moved);
-            let moved = self.b.ins().ishl_imm_u(moved, shift);
-            word = self.b.ins().bor(kept, moved);
-        }
+        let word = self.spread_groups(value);
         let high = self
             .b
             .ins()
@@ -534,6 +529,83 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(done);
+    }
+
+    /// The low 56 bits of `value` as eight 7-bit groups, one per byte
+    /// (continuation bits clear): three mask-and-shift steps.
+    fn spread_groups(&mut self, value: Value) -> Value {
+        let mut word = value;
+        for (keep, moved, shift) in [
+            (0x0000_0000_0FFF_FFFFi64, 0x00FF_FFFF_F000_0000i64, 4),
+            (0x0000_3FFF_0000_3FFF, 0x0FFF_C000_0FFF_C000, 2),
+            (0x007F_007F_007F_007F, 0x3F80_3F80_3F80_3F80, 1),
+        ] {
+            let kept = self.b.ins().band_imm_u(word, keep);
+            let moved = self.b.ins().band_imm_u(word, moved);
+            let moved = self.b.ins().ishl_imm_u(moved, shift);
+            word = self.b.ins().bor(kept, moved);
+        }
+        word
+    }
+
+    /// Writes a 128-bit integer's varint from its low and high words (the
+    /// caller has ensured 19 bytes): below 2^64, [`put_varint`] of the low
+    /// word; otherwise the low 56 bits as eight continued bytes, then the
+    /// rest (the value shifted right by 56, at most 72 bits) the same way
+    /// once more: below 2^64 as a varint of its own, otherwise eight more
+    /// continued bytes and the last 16 bits in the byte loop. At most 18
+    /// bytes are touched before the last step's byte stores, and no more
+    /// than the varint's own length after it.
+    ///
+    /// [`put_varint`]: Self::put_varint
+    pub fn put_varint_u128(&mut self, low: Value, high: Value) {
+        let small = self.b.create_block();
+        let wide = self.b.create_block();
+        let split = self.b.create_block();
+        let huge = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().brif(high, wide, &[], small, &[]);
+
+        self.b.switch_to_block(small);
+        self.put_varint(low);
+        self.b.ins().jump(done, &[]);
+
+        self.b.switch_to_block(wide);
+        self.put_continued_groups(low);
+        // The value shifted right by 56: its low word and its top 8 bits.
+        let top = self.b.ins().ushr_imm_u(low, 56);
+        let shifted = self.b.ins().ishl_imm_u(high, 8);
+        let rest_low = self.b.ins().bor(top, shifted);
+        let rest_high = self.b.ins().ushr_imm_u(high, 56);
+        self.b.ins().brif(rest_high, huge, &[], split, &[]);
+
+        self.b.switch_to_block(split);
+        self.put_varint(rest_low);
+        self.b.ins().jump(done, &[]);
+
+        self.b.switch_to_block(huge);
+        self.put_continued_groups(rest_low);
+        let top = self.b.ins().ushr_imm_u(rest_low, 56);
+        let shifted = self.b.ins().ishl_imm_u(rest_high, 8);
+        let last = self.b.ins().bor(top, shifted);
+        self.put_length(last);
+        self.b.ins().jump(done, &[]);
+
+        self.b.switch_to_block(done);
+    }
+
+    /// Stores the low 56 bits of `value` as eight varint bytes that all
+    /// continue, and advances by eight.
+    fn put_continued_groups(&mut self, value: Value) {
+        let word = self.spread_groups(value);
+        let continued = self
+            .b
+            .ins()
+            .bor_imm_u(word, 0x8080_8080_8080_8080u64 as i64);
+        let cur = self.b.use_var(self.cur);
+        self.b.ins().store(flags(), continued, cur, 0);
+        let eight = self.b.ins().iconst(self.ptr, 8);
+        self.advance(eight);
     }
 
     /// Branches on `condition` (non-zero: tag `tag_if_set`, zero: the
