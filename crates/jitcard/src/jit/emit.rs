@@ -213,7 +213,8 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// Makes this function's IR small rather than its code fast, for quick
     /// compiles: copies call `memcpy` at any size (the inline short copies
     /// are most of the IR of string-heavy types; writing integer varints
-    /// with the byte loop instead saved less and cost more).
+    /// with the byte loop instead saved less and cost more), and 128-bit
+    /// varints call the runtime (see `NodeEmitter::int`).
     pub fn compact(&mut self) {
         self.compact = true;
     }
