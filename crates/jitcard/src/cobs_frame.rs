@@ -46,7 +46,7 @@ fn frame(plain: &[u8]) -> Vec<u8> {
 #[doc(alias = "to_stdvec_cobs")]
 pub fn to_vec_cobs<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     with_scratch(|scratch| {
-        crate::encoder::to_scratch(value, scratch)?;
+        crate::encoder::encode_default(value, scratch)?;
         Ok(frame(scratch))
     })
 }
@@ -60,7 +60,7 @@ pub fn to_slice_cobs<'a, 'b, T: Facet<'a> + ?Sized>(
     buf: &'b mut [u8],
 ) -> Result<&'b mut [u8], Error> {
     with_scratch(|scratch| {
-        crate::encoder::to_scratch(value, scratch)?;
+        crate::encoder::encode_default(value, scratch)?;
         copy_to_slice(&frame(scratch), buf)
     })
 }

@@ -290,18 +290,7 @@ pub fn to_vec<'a, T: Facet<'a> + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
 /// Appends the postcard encoding of `value` to `out` and returns it, with the
 /// host's default engine. On error the bytes already in `out` are dropped with it.
 pub fn to_extend<'a, T: Facet<'a> + ?Sized>(value: &T, mut out: Vec<u8>) -> Result<Vec<u8>, Error> {
-    let (plan, runner) = cache::default_runner(T::SHAPE)?;
-    // SAFETY: the pointer is to `value`, a live `T`, and the plan and runner
-    // were built from `T::SHAPE`.
-    unsafe {
-        encode_with(
-            plan,
-            runner,
-            PtrConst::new(value as *const T),
-            &mut out,
-            DEFAULT_MAX_DEPTH,
-        )?;
-    }
+    encode_default(value, &mut out)?;
     Ok(out)
 }
 
@@ -379,7 +368,7 @@ pub fn to_slice<'a, 'b, T: Facet<'a> + ?Sized>(
     buf: &'b mut [u8],
 ) -> Result<&'b mut [u8], Error> {
     with_scratch(|scratch| {
-        to_scratch(value, scratch)?;
+        encode_default(value, scratch)?;
         copy_to_slice(scratch, buf)
     })
 }
@@ -393,7 +382,7 @@ pub fn to_io<'a, T: Facet<'a> + ?Sized, W: std::io::Write>(
     writer: W,
 ) -> Result<W, Error> {
     with_scratch(|scratch| {
-        to_scratch(value, scratch)?;
+        encode_default(value, scratch)?;
         write_all(scratch, writer)
     })
 }
@@ -430,7 +419,7 @@ pub fn max_size<'a, T: Facet<'a> + ?Sized>() -> Option<usize> {
 }
 
 /// Encodes `value` with the default engine, appending to `out`.
-pub(crate) fn to_scratch<'a, T: Facet<'a> + ?Sized>(
+pub(crate) fn encode_default<'a, T: Facet<'a> + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {

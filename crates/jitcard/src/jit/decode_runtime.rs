@@ -103,16 +103,6 @@ impl DecodeCtx {
         self.cur as usize - self.start as usize
     }
 
-    /// The stack limit of the stack the run is on.
-    pub(crate) fn stack_limit(&self) -> usize {
-        self.stack_limit
-    }
-
-    /// Moves the run to a stack whose limit is `limit`.
-    pub(crate) fn set_stack_limit(&mut self, limit: usize) {
-        self.stack_limit = limit;
-    }
-
     /// The error behind a non-zero status.
     pub(crate) fn take_error(&mut self) -> Error {
         self.error.take().unwrap_or_else(|| Error::Internal {

@@ -149,15 +149,7 @@ impl CompiledDecoder {
         let mut ctx = DecodeCtx::new(input, plan, limits);
         // SAFETY: the entry was compiled from `plan` for values of its root
         // shape, which the caller guarantees `dst` is valid for.
-        let run = |ctx: &mut DecodeCtx| unsafe { (self.entry)(ctx, dst, 0) };
-        let status = if crate::stack::stack_pointer() < ctx.stack_limit() {
-            crate::stack::on_new_segment(|limit| {
-                ctx.set_stack_limit(limit);
-                run(&mut ctx)
-            })
-        } else {
-            run(&mut ctx)
-        };
+        let status = run_root(&mut ctx, |ctx| unsafe { (self.entry)(ctx, dst, 0) });
         match status {
             STATUS_OK => Ok(ctx.position()),
             decode_runtime::STATUS_INVALID => Err(None),
@@ -187,20 +179,27 @@ impl CompiledSizer {
         // SAFETY: the entry was compiled from `plan`, in size-only mode, for
         // values of its root shape, which the caller guarantees `src` is;
         // the context is a size-only one.
-        let run = |ctx: &mut EncodeCtx| unsafe { (self.0.entry)(ctx, data, meta) };
-        let status = if crate::stack::stack_pointer() < ctx.stack_limit() {
-            crate::stack::on_new_segment(|limit| {
-                ctx.set_stack_limit(limit);
-                run(&mut ctx)
-            })
-        } else {
-            run(&mut ctx)
-        };
+        let status = run_root(&mut ctx, |ctx| unsafe { (self.0.entry)(ctx, data, meta) });
         if status == STATUS_OK {
             Ok(ctx.finish_measuring())
         } else {
             Err(ctx.take_error())
         }
+    }
+}
+
+/// Runs a compiled root function (`run`) on `ctx`: on this stack, or on a
+/// fresh segment when less than the red zone is left (the root's frame is
+/// allocated before its entry check runs).
+#[inline]
+fn run_root<C: runtime::RunContext>(ctx: &mut C, run: impl FnOnce(&mut C) -> u32) -> u32 {
+    if crate::stack::stack_pointer() < *ctx.stack_limit_mut() {
+        crate::stack::on_new_segment(|limit| {
+            *ctx.stack_limit_mut() = limit;
+            run(ctx)
+        })
+    } else {
+        run(ctx)
     }
 }
 
@@ -222,17 +221,7 @@ unsafe fn run_encoder(
         let mut ctx = EncodeCtx::new(out, plan, max_depth);
         // SAFETY: the entry was compiled from `plan` for values of its root
         // shape, which the caller guarantees `src` is.
-        let run = |ctx: &mut EncodeCtx| unsafe { entry(ctx, data, meta) };
-        // The root's frame is allocated before its entry check runs: with
-        // less than the red zone left, start on a fresh segment instead.
-        let status = if crate::stack::stack_pointer() < ctx.stack_limit() {
-            crate::stack::on_new_segment(|limit| {
-                ctx.set_stack_limit(limit);
-                run(&mut ctx)
-            })
-        } else {
-            run(&mut ctx)
-        };
+        let status = run_root(&mut ctx, |ctx| unsafe { entry(ctx, data, meta) });
         if status == STATUS_OK {
             ctx.finish();
             Ok(())

@@ -121,16 +121,6 @@ impl EncodeCtx {
         self.cur as usize
     }
 
-    /// The stack limit of the stack the run is on (see [`crate::stack`]).
-    pub(crate) fn stack_limit(&self) -> usize {
-        self.stack_limit
-    }
-
-    /// Moves the run to a stack whose limit is `limit`.
-    pub(crate) fn set_stack_limit(&mut self, limit: usize) {
-        self.stack_limit = limit;
-    }
-
     /// Points `cur`/`end` at the vector's spare capacity.
     fn load_cursor(&mut self) {
         debug_assert!(!self.measuring, "a size-only run has no buffer");
