@@ -297,6 +297,9 @@ pub(crate) unsafe extern "C" fn write_varint_u128(cur: *mut u8, value: *const u1
 
 /// Moves the count `cur` of a size-only run by the length of the `u128`
 /// varint at `value`.
+///
+/// # Safety
+/// `value` points at a readable `u128` (any alignment).
 pub(crate) unsafe extern "C" fn measure_varint_u128(cur: usize, value: *const u128) -> usize {
     let mut bytes = [0u8; wire::MAX_VARINT_U128_LEN];
     // SAFETY: generated code passes the address of the integer field.
@@ -306,6 +309,9 @@ pub(crate) unsafe extern "C" fn measure_varint_u128(cur: usize, value: *const u1
 
 /// Moves the count `cur` of a size-only run by the length of the `i128`
 /// zigzag varint at `value`.
+///
+/// # Safety
+/// `value` points at a readable `i128` (any alignment).
 pub(crate) unsafe extern "C" fn measure_varint_i128(cur: usize, value: *const i128) -> usize {
     // SAFETY: generated code passes the address of the integer field.
     let zigzag = wire::zigzag_i128(unsafe { ptr::read_unaligned(value) });
