@@ -316,6 +316,82 @@ fn the_depth_limit_is_the_same_on_every_engine() {
     }
 }
 
+/// Recursion through map values: each level is a map entry, encoded by the
+/// map's entry function (its own frame on the stack) from inside facet's
+/// iteration.
+#[derive(Facet, Serialize, Default)]
+struct MapTree {
+    children: BTreeMap<u16, MapTree>,
+}
+
+impl MapTree {
+    fn chain(depth: usize) -> MapTree {
+        let mut tree = MapTree::default();
+        for level in 0..depth {
+            let mut parent = MapTree::default();
+            parent.children.insert((level % 900) as u16, tree);
+            parent.children.insert(1000, MapTree::default());
+            tree = parent;
+        }
+        tree
+    }
+}
+
+impl Drop for MapTree {
+    /// Iterative, so dropping a deep chain does not overflow the stack.
+    fn drop(&mut self) {
+        let mut pending: Vec<MapTree> = std::mem::take(&mut self.children).into_values().collect();
+        while let Some(mut tree) = pending.pop() {
+            pending.extend(std::mem::take(&mut tree.children).into_values());
+        }
+    }
+}
+
+#[test]
+fn recursion_through_map_entries_grows_the_stack_and_counts_depth() {
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(|| {
+            // Shallow enough for postcard's recursion on this thread.
+            let tree = MapTree::chain(40);
+            let expected = postcard::to_allocvec(&tree).unwrap();
+            for engine in engines() {
+                let encoder = Encoder::<MapTree>::new(engine).unwrap();
+                assert_eq!(
+                    encoder.to_vec(&tree).unwrap(),
+                    expected,
+                    "{}",
+                    engine.name()
+                );
+                assert_eq!(encoder.serialized_size(&tree).unwrap(), expected.len());
+                // 41 levels of `MapTree` (the innermost empty): a limit of 40 fails.
+                assert_eq!(encoder.with_max_depth(41).to_vec(&tree).unwrap(), expected);
+                let error = encoder.with_max_depth(40).to_vec(&tree).unwrap_err();
+                assert!(
+                    matches!(error, Error::TooDeep { max_depth: 40, .. }),
+                    "{error:?}"
+                );
+            }
+            // Deep: far more frames than this thread's stack holds.
+            let tree = MapTree::chain(20_000);
+            let mut encodings = Vec::new();
+            for engine in engines() {
+                let bytes = Encoder::<MapTree>::new(engine)
+                    .unwrap()
+                    .with_max_depth(30_000)
+                    .to_vec(&tree)
+                    .unwrap();
+                // Two entries, the first keyed 19_999 % 900 = 199.
+                assert_eq!(&bytes[..3], &[2, 199, 1], "{}", engine.name());
+                encodings.push(bytes);
+            }
+            assert!(encodings.windows(2).all(|pair| pair[0] == pair[1]));
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 /// A ring of `&'static` references: safe Rust, and infinitely deep.
 #[derive(Facet)]
 struct Ring {

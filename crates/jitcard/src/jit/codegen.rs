@@ -2,9 +2,11 @@
 //! vocabulary of [`FunctionEmitter`].
 //!
 //! Nodes are emitted inline into the function of the nearest enclosing
-//! "function node" (the root, nodes on a cycle, and elements of sets, maps
-//! and indexed lists, which runtime helpers call through a pointer); a
-//! function node reached from elsewhere is a direct call. Runs of fields with
+//! "function node" (the root, nodes on a cycle, and elements of sets and
+//! indexed lists, which runtime helpers call through a pointer); a function
+//! node reached from elsewhere is a direct call. A map's key and value are
+//! inlined into its entry function ([`NodeEmitter::map_entry_body`]), which
+//! the runtime calls once per entry. Runs of fields with
 //! a bounded encoded size share one capacity check.
 //!
 //! Reads that need no call where [`PlanFacts`] knows the layout: an option's
@@ -14,9 +16,10 @@
 //! words. Everything else goes through facet's vtable ([`VtableCallEmitter`]).
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value, types};
+use cranelift_codegen::ir::{InstBuilder, Type, Value, types};
 use cranelift_frontend::Switch;
 
+use super::Callees;
 use super::emit::FunctionEmitter;
 use super::facet_ptr::{THIN_META, UNTAG_MASK, WIDE_TAG};
 use super::facts::PlanFacts;
@@ -34,8 +37,8 @@ pub(crate) struct NodeEmitter<'p> {
     pub calls: VtableCallEmitter,
     /// The function node being emitted (emitted inline, not called).
     pub function_node: NodeId,
-    /// The callee reference of every function node, in this function.
-    pub functions: Vec<Option<FuncRef>>,
+    /// The callee reference of every function, in this function.
+    pub callees: Callees,
     /// Whether the recursive function node being emitted is already
     /// inlined once into itself (see [`NodeEmitter::node_here`]).
     pub unrolled: std::cell::Cell<bool>,
@@ -46,10 +49,39 @@ impl NodeEmitter<'_> {
     /// compiled.
     pub fn function_body(&self, e: &mut FunctionEmitter, data: Value, meta: Value) {
         let id = self.function_node;
-        let this = self.functions[id.index()].expect("every function node is declared");
+        let this = self.callees.nodes[id.index()].expect("every function node is declared");
         let depth_node = self.plan.is_recursive(id).then_some(id.index() as u32);
         e.enter(this, data, meta, depth_node);
         self.inline(e, id, data, meta, false);
+    }
+
+    /// Emits the body of the entry function of the map node being compiled
+    /// ([`Function::MapEntry`]): `data` points at the key's and the value's
+    /// facet pointer words, which are encoded one after the other, inline
+    /// (one capacity check when both are bounded).
+    pub fn map_entry_body(&self, e: &mut FunctionEmitter, data: Value, meta: Value) {
+        let id = self.function_node;
+        let this = self.callees.map_entries[id.index()].expect("every map entry is declared");
+        // Depth is counted by the map's own level, not per entry.
+        e.enter(this, data, meta, None);
+        let Op::Map(op) = &self.plan.node(id).op else {
+            unreachable!("map entry functions are declared for map nodes only")
+        };
+        let ptr = e.ptr;
+        let word = i32::from(ptr.bytes() as u8);
+        let key = e.load(ptr, data, 0);
+        let key_meta = e.load(ptr, data, word);
+        let value = e.load(ptr, data, 2 * word);
+        let value_meta = e.load(ptr, data, 3 * word);
+        let reserved = match (self.facts.max_size[op.key], self.facts.max_size[op.value]) {
+            (Some(key_bytes), Some(value_bytes)) => {
+                e.ensure_const(key_bytes + value_bytes);
+                true
+            }
+            _ => false,
+        };
+        self.node(e, op.key, key, key_meta, reserved);
+        self.node(e, op.value, value, value_meta, reserved);
     }
 
     /// Emits the encoding of the value (`data`, `meta`) of node `id`: a call
@@ -84,7 +116,7 @@ impl NodeEmitter<'_> {
                 self.unrolled.set(false);
                 return;
             }
-            let callee = self.functions[id.index()].expect("every function node is declared");
+            let callee = self.callees.nodes[id.index()].expect("every function node is declared");
             e.call_compiled(callee, data, meta);
             return;
         }
@@ -220,26 +252,21 @@ impl NodeEmitter<'_> {
                 self.run(e, &op.elements, data, len, reserved);
             }
             Op::Set(op) => {
-                let first = self.function_address(e, op.element);
-                let none = e.iconst_ptr(0);
+                let element = self.function_address(e, op.element);
                 self.node_helper(
                     e,
                     runtime::encode_iterated as *const u8,
                     id,
                     data,
-                    &[first, none],
+                    &[element],
                 );
             }
-            Op::Map(op) => {
-                let first = self.function_address(e, op.key);
-                let second = self.function_address(e, op.value);
-                self.node_helper(
-                    e,
-                    runtime::encode_iterated as *const u8,
-                    id,
-                    data,
-                    &[first, second],
-                );
+            Op::Map(_) => {
+                let callee = self.callees.map_entries[id.index()]
+                    .expect("every map node's entry function is declared");
+                let ptr = e.ptr;
+                let entry = e.b.ins().func_addr(ptr, callee);
+                self.node_helper(e, runtime::encode_iterated as *const u8, id, data, &[entry]);
             }
             Op::Fallback(_) => {
                 self.node_helper(e, runtime::fallback as *const u8, id, data, &[meta]);
@@ -603,7 +630,7 @@ impl NodeEmitter<'_> {
 
     /// The address of the compiled function of a function node.
     fn function_address(&self, e: &mut FunctionEmitter, id: NodeId) -> Value {
-        let callee = self.functions[id.index()].expect("every function node is declared");
+        let callee = self.callees.nodes[id.index()].expect("every function node is declared");
         let ptr = e.ptr;
         e.b.ins().func_addr(ptr, callee)
     }

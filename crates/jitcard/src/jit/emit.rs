@@ -724,11 +724,15 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// Copies `bytes` bytes from `src` to the cursor and advances; the
     /// caller has ensured the room.
     ///
-    /// Copies of up to 16 bytes (most strings) are inline: 8 to 16 bytes as
-    /// the first and the last 8 bytes, possibly overlapping; 4 to 7 bytes
-    /// likewise with 4-byte words; 1 to 3 bytes as the first, middle and
-    /// last byte. No byte outside `[src, src + bytes)` is read and none
-    /// outside the copy's destination written. Longer copies call `memcpy`.
+    /// Copies of up to 64 bytes (most strings) are inline: 33 to 64 bytes
+    /// as the first and the last 32 (four 16-byte vectors), 17 to 32 as the
+    /// first and the last 16, 8 to 16 as the first and the last 8 bytes,
+    /// possibly overlapping; 4 to 7 bytes likewise with 4-byte words; 1 to 3
+    /// bytes as the first, middle and last byte. Every load comes before
+    /// the stores of its range, and the ranges do not overlap (the output
+    /// buffer is not the input). No byte outside `[src, src + bytes)` is
+    /// read and none outside the copy's destination written. Longer copies
+    /// call `memcpy`.
     pub fn put_copy(&mut self, src: Value, bytes: Value) {
         if self.measuring {
             self.advance(bytes);
@@ -747,6 +751,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let words4 = self.b.create_block();
         let not4 = self.b.create_block();
         let bytes3 = self.b.create_block();
+        let wide = self.b.create_block();
+        let words16 = self.b.create_block();
+        let not16 = self.b.create_block();
+        let words32 = self.b.create_block();
         let call = self.b.create_block();
         let done = self.b.create_block();
         // Two possibly overlapping words of `ty` at the start and the end.
@@ -773,7 +781,45 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
         self.b.switch_to_block(not8);
         let under_8 = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, bytes, 8);
-        self.b.ins().brif(under_8, small, &[], call, &[]);
+        self.b.ins().brif(under_8, small, &[], wide, &[]);
+
+        // 17 to 32 bytes: the first and the last 16, as vectors.
+        self.b.switch_to_block(wide);
+        let from_17 = self.b.ins().iadd_imm_s(bytes, -17);
+        let in_17_32 = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_17, 15);
+        self.b.ins().brif(in_17_32, words16, &[], not16, &[]);
+
+        self.b.switch_to_block(words16);
+        ends(self, types::I8X16);
+
+        // 33 to 64 bytes: the first 32 and the last 32.
+        self.b.switch_to_block(not16);
+        let from_33 = self.b.ins().iadd_imm_s(bytes, -33);
+        let in_33_64 = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_33, 31);
+        self.b.ins().brif(in_33_64, words32, &[], call, &[]);
+
+        self.b.switch_to_block(words32);
+        let from_end = self.b.ins().iadd_imm_s(bytes, -32);
+        let src_tail = self.b.ins().iadd(src, from_end);
+        let dst_tail = self.b.ins().iadd(cur, from_end);
+        let mut moves = Vec::with_capacity(4);
+        for (from, offset) in [(src, 0), (src, 16), (src_tail, 0), (src_tail, 16)] {
+            moves.push(self.b.ins().load(types::I8X16, flags(), from, offset));
+        }
+        for (value, (to, offset)) in
+            moves
+                .into_iter()
+                .zip([(cur, 0), (cur, 16), (dst_tail, 0), (dst_tail, 16)])
+        {
+            self.b.ins().store(flags(), value, to, offset);
+        }
+        self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(call);
         self.b.call_memcpy(self.frontend, cur, src, bytes);

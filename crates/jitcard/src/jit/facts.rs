@@ -8,8 +8,9 @@
 //! **Functions.** Everything is inlined into the function of the nearest
 //! enclosing function node, except:
 //! - the root and the plan's recursive nodes (so inlining terminates),
-//! - items of sets, maps and indexed lists (runtime helpers call them
-//!   through a pointer),
+//! - items of sets and indexed lists (runtime helpers call them through a
+//!   pointer); a map's key and value are inlined into one function per
+//!   entry instead ([`Function::MapEntry`]: one call per entry, not two),
 //! - nodes used more than once whose inlined code would exceed
 //!   [`SHARED_INLINE_BUDGET`]: without this, `Pair<Pair<...<u8>>>` nested 16
 //!   deep inlines 2^16 copies of the leaf. With it, code size and compile
@@ -17,6 +18,7 @@
 //!   paths through them, while small shared nodes (an `Option<String>` in
 //!   ten fields) stay inline where they are fastest.
 
+use super::Function;
 use super::emit::VARINT_STORE;
 use super::layout::{self, PointerLayout, PtrLenLayout};
 use super::presence::{self, KnownLayouts, Presence};
@@ -48,10 +50,6 @@ impl PlanFacts {
         for id in plan.ids() {
             match &plan.node(id).op {
                 Op::Set(op) => own_function[op.element] = true,
-                Op::Map(op) => {
-                    own_function[op.key] = true;
-                    own_function[op.value] = true;
-                }
                 Op::List(op) if op.vtable.as_ptr.is_none() => own_function[op.elements.node] = true,
                 _ => {}
             }
@@ -80,6 +78,23 @@ impl PlanFacts {
             pointer_layout,
             presence,
         }
+    }
+}
+
+impl PlanFacts {
+    /// Every function the encoder compiles: one per node with a function
+    /// of its own, one per map node's entries.
+    pub fn functions(&self, plan: &Plan) -> Vec<Function> {
+        let nodes = self
+            .own_function
+            .iter()
+            .filter(|&(_, &own)| own)
+            .map(|(id, _)| Function::Node(id));
+        let entries = plan
+            .ids()
+            .filter(|&id| matches!(plan.node(id).op, Op::Map(_)))
+            .map(Function::MapEntry);
+        nodes.chain(entries).collect()
     }
 }
 

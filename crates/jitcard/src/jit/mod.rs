@@ -429,24 +429,30 @@ fn compile_encoder_unguarded(
         mode,
         tier,
         label,
-        &facts.own_function,
+        &facts.functions(plan),
         entry,
-        &|e, node, functions, calls, data, meta| {
+        &|e, function, callees, calls, data, meta| {
             if measure {
                 e.measure_only();
             }
             if tier == Tier::Quick {
                 e.compact();
             }
+            let (Function::Node(node) | Function::MapEntry(node)) = function;
             let nodes = NodeEmitter {
                 plan,
                 facts: &facts,
                 calls,
                 function_node: node,
-                functions,
-                unrolled: std::cell::Cell::new(false),
+                callees,
+                // A map entry's function never inlines its map (see
+                // `NodeEmitter::node_here`).
+                unrolled: std::cell::Cell::new(matches!(function, Function::MapEntry(_))),
             };
-            nodes.function_body(e, data, meta);
+            match function {
+                Function::Node(_) => nodes.function_body(e, data, meta),
+                Function::MapEntry(_) => nodes.map_entry_body(e, data, meta),
+            }
         },
     )?;
     // SAFETY: every function, the root's included, has the `CompiledFn`
@@ -469,20 +475,28 @@ fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledD
         too_deep: decode_runtime::too_deep as *const u8,
         lowest_depth_left: Some(decode_runtime::CTX_LOWEST_DEPTH_LEFT),
     };
+    let functions: Vec<Function> = own_function
+        .iter()
+        .filter(|&(_, &own)| own)
+        .map(|(id, _)| Function::Node(id))
+        .collect();
     let machine = build(
         plan,
         mode,
         Tier::Optimized,
         "decode",
-        &own_function,
+        &functions,
         entry,
-        &|e, node, functions, calls, data, meta| {
+        &|e, function, callees, calls, data, meta| {
+            // Decoders build sets and maps in the interpreter: they have
+            // node functions only.
+            let (Function::Node(node) | Function::MapEntry(node)) = function;
             let nodes = DecodeEmitter {
                 plan,
                 own_function: &own_function,
                 calls,
                 function_node: node,
-                functions,
+                functions: callees.nodes,
                 stack_scratch: std::cell::Cell::new(0),
                 vec_layouts: &vec_layouts,
             };
@@ -508,26 +522,40 @@ fn guarded<R>(compile: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
     })
 }
 
-/// Emits the body of the function of one node: `(emitter, node, callee
-/// references of every function node, vtable calls, data, meta)`.
-type EmitBody<'a> = dyn Fn(
-        &mut FunctionEmitter,
-        NodeId,
-        Vec<Option<cranelift_codegen::ir::FuncRef>>,
-        VtableCallEmitter,
-        ir::Value,
-        ir::Value,
-    ) + 'a;
+/// One function of compiled code; all have the signature `fn(ctx, data,
+/// meta) -> status`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Function {
+    /// Encodes (or decodes) a value of the node at (`data`, `meta`).
+    Node(NodeId),
+    /// Encodes one entry of the map node: `data` points at four words, the
+    /// key's facet pointer then the value's (see
+    /// [`runtime::encode_iterated`]); `meta` is unused.
+    MapEntry(NodeId),
+}
 
-/// Compiles one function per node marked in `own_function` (all of the
-/// signature `fn(ctx, data, meta) -> status`), each body emitted by
-/// `emit_body`; the root's is the entry.
+/// The callee references of every function, in the function being emitted.
+pub(crate) struct Callees {
+    /// The function of each node that has one, by node index.
+    pub nodes: Vec<Option<ir::FuncRef>>,
+    /// The entry function of each map node that has one, by node index.
+    pub map_entries: Vec<Option<ir::FuncRef>>,
+}
+
+/// Emits the body of one function: `(emitter, function, callee references
+/// of every function, vtable calls, data, meta)`.
+type EmitBody<'a> =
+    dyn Fn(&mut FunctionEmitter, Function, Callees, VtableCallEmitter, ir::Value, ir::Value) + 'a;
+
+/// Compiles `functions` (all of the signature `fn(ctx, data, meta) ->
+/// status`), each body emitted by `emit_body`; the root node's function is
+/// the entry.
 fn build(
     plan: &Plan,
     mode: VtableCalls,
     tier: Tier,
     label: &str,
-    own_function: &crate::plan::NodeMap<bool>,
+    functions: &[Function],
     entry_helpers: EntryHelpers,
     emit_body: &EmitBody,
 ) -> Result<Machine, Error> {
@@ -549,22 +577,26 @@ fn build(
         .extend([AbiParam::new(ptr), AbiParam::new(ptr), AbiParam::new(ptr)]);
     signature.returns.push(AbiParam::new(ir::types::I32));
 
-    let mut ids: Vec<Option<FuncId>> = vec![None; plan.nodes().len()];
-    let mut names = vec![String::new(); plan.nodes().len()];
-    for (id, own) in own_function.iter() {
-        let index = id.index();
-        if *own {
-            // Quick code is told apart in perf maps and dumps by a suffix.
-            names[index] = format!(
-                "jitcard::{label}::{}#{index}{}",
-                sanitize(&plan.nodes()[index].shape.to_string()),
-                if tier == Tier::Quick { "~quick" } else { "" }
-            );
-            let id = module
-                .declare_function(&names[index], Linkage::Local, &signature)
-                .map_err(internal)?;
-            ids[index] = Some(id);
-        }
+    let mut ids: Vec<FuncId> = Vec::with_capacity(functions.len());
+    let mut names = Vec::with_capacity(functions.len());
+    for function in functions {
+        let (node, kind) = match *function {
+            Function::Node(node) => (node, ""),
+            Function::MapEntry(node) => (node, ":entry"),
+        };
+        let index = node.index();
+        // Quick code is told apart in perf maps and dumps by a suffix.
+        let name = format!(
+            "jitcard::{label}::{}#{index}{kind}{}",
+            sanitize(&plan.nodes()[index].shape.to_string()),
+            if tier == Tier::Quick { "~quick" } else { "" }
+        );
+        ids.push(
+            module
+                .declare_function(&name, Linkage::Local, &signature)
+                .map_err(internal)?,
+        );
+        names.push(name);
     }
 
     let dump_dir = std::env::var_os("JITCARD_DUMP_CLIF");
@@ -572,25 +604,29 @@ fn build(
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut code_size = 0;
     let mut sizes = Vec::new();
-    for (index, id) in ids.iter().enumerate() {
-        let Some(id) = *id else { continue };
+    for (index, (&id, &function)) in ids.iter().zip(functions).enumerate() {
         ctx.clear();
         ctx.func.signature = signature.clone();
         ctx.func.name = UserFuncName::user(0, id.as_u32());
         {
             let mut builder = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
-            let functions = ids
-                .iter()
-                .map(|callee| {
-                    callee.map(|callee| module.declare_func_in_func(callee, builder.func))
-                })
-                .collect();
+            let mut callees = Callees {
+                nodes: vec![None; plan.nodes().len()],
+                map_entries: vec![None; plan.nodes().len()],
+            };
+            for (&callee, &of) in ids.iter().zip(functions) {
+                let callee = Some(module.declare_func_in_func(callee, builder.func));
+                match of {
+                    Function::Node(node) => callees.nodes[node.index()] = callee,
+                    Function::MapEntry(node) => callees.map_entries[node.index()] = callee,
+                }
+            }
             let (mut emitter, data, meta) =
                 FunctionEmitter::begin(&mut builder, frontend, call_conv, entry_helpers);
             emit_body(
                 &mut emitter,
-                NodeId::from_index(index),
-                functions,
+                function,
+                callees,
                 VtableCallEmitter::new(mode, call_conv),
                 data,
                 meta,
@@ -623,7 +659,11 @@ fn build(
         .finalize_definitions()
         .map_err(|e| internal(describe(&e)))?;
 
-    let root_id = ids[plan.root().index()].ok_or_else(|| internal("root function missing"))?;
+    let root_id = functions
+        .iter()
+        .position(|&function| function == Function::Node(plan.root()))
+        .map(|at| ids[at])
+        .ok_or_else(|| internal("root function missing"))?;
     let entry = module.get_finalized_function(root_id);
     if std::env::var_os("JITCARD_PERF_MAP").is_some_and(|v| v != "0") {
         let symbols: Vec<_> = sizes

@@ -347,15 +347,15 @@ pub(crate) unsafe extern "C" fn str_ref_parts(string: *const &str, len: *mut usi
     string.as_ptr()
 }
 
-/// Encodes a set or map node through its (Rust-ABI) iterator, calling the
-/// compiled element functions (`second` is the value function of a map, or
-/// null for a set) for each item.
+/// Encodes a set or map node through its (Rust-ABI) iterator: calls the
+/// compiled function `item` on each item of a set, or on each entry of a
+/// map, with `data` pointing at four words (the key's facet pointer words,
+/// then the value's) and `meta` 0 (see [`super::Function::MapEntry`]).
 pub(crate) unsafe extern "C" fn encode_iterated(
     ctx: *mut EncodeCtx,
     node: u32,
     data: *const u8,
-    first: CompiledFn,
-    second: Option<CompiledFn>,
+    item: CompiledFn,
 ) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx_ref = unsafe { &mut *ctx };
@@ -363,24 +363,27 @@ pub(crate) unsafe extern "C" fn encode_iterated(
     let node_ref = unsafe { &*(ctx_ref.node(node) as *const Node) };
     let src = PtrConst::new(data);
     // SAFETY: (both arms) `data` is a live value of the node's shape, whose
-    // vtable the op's functions come from; items are live entries of it and
-    // the compiled functions were compiled for their nodes.
+    // vtable the op's functions come from; items are live entries of it
+    // (each used before the iterator moves on) and `item` was compiled for
+    // the node's items or entries.
     let result = unsafe {
-        match (&node_ref.op, second) {
-            (Op::Set(op), None) => {
+        match &node_ref.op {
+            Op::Set(op) => {
                 let len = (op.len)(src);
                 ctx_ref.write_varint(len as u64).and_then(|()| {
-                    collections::for_each_iterated(node_ref, len, &op.iter, src, |item| {
-                        call(ctx, first, item)
+                    collections::for_each_iterated(node_ref, len, &op.iter, src, |element| {
+                        call(ctx, item, element)
                     })
                 })
             }
-            (Op::Map(op), Some(value_fn)) => {
+            Op::Map(op) => {
                 let len = (op.len)(src);
                 ctx_ref.write_varint(len as u64).and_then(|()| {
                     collections::for_each_iterated(node_ref, len, &op.iter, src, |(key, value)| {
-                        call(ctx, first, key)?;
-                        call(ctx, value_fn, value)
+                        let (key, key_meta) = facet_ptr::words(key);
+                        let (value, value_meta) = facet_ptr::words(value);
+                        let words = [key as usize, key_meta, value as usize, value_meta];
+                        call_words(ctx, item, words.as_ptr().cast(), 0)
                     })
                 })
             }
@@ -432,6 +435,22 @@ pub(crate) unsafe extern "C" fn encode_indexed_list(
 /// `ctx` is the live context of this run and `f` was compiled for `item`'s node.
 unsafe fn call(ctx: *mut EncodeCtx, f: CompiledFn, item: PtrConst) -> Result<(), Error> {
     let (data, meta) = facet_ptr::words(item);
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { call_words(ctx, f, data, meta) }
+}
+
+/// Calls a compiled function on the words (`data`, `meta`); its failure
+/// comes back as the error it stored.
+///
+/// # Safety
+/// `ctx` is the live context of this run and `f` was compiled for what the
+/// words point at.
+unsafe fn call_words(
+    ctx: *mut EncodeCtx,
+    f: CompiledFn,
+    data: *const u8,
+    meta: usize,
+) -> Result<(), Error> {
     // SAFETY: forwarded from the caller's contract.
     match unsafe { f(ctx, data, meta) } {
         STATUS_OK => Ok(()),
