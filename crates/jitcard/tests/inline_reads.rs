@@ -223,10 +223,14 @@ fn chars_at_every_utf8_length_and_copies_of_every_short_length() {
         '\u{10FFFF}',
     ];
     for (i, letter) in letters.into_iter().enumerate() {
-        for len in 0..=40usize {
+        // Every inline copy width (1-3, 4-7, 8-16, 17-32 and 33-64 bytes)
+        // and past it (memcpy).
+        for len in 0..=80usize {
             let value = Text {
                 letter,
-                text: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"[..len].to_string(),
+                text: (0..len)
+                    .map(|at| char::from(b'a' + ((at * 7 + i) % 26) as u8))
+                    .collect(),
                 bytes: (0..len as u8)
                     .map(|b| b.wrapping_mul(31).wrapping_add(i as u8))
                     .collect(),
