@@ -77,6 +77,71 @@ unsafe impl Facet<'static> for NoRepr {
     };
 }
 
+#[allow(dead_code)] // only its shape is used
+#[repr(u8)]
+enum Twins {
+    First = 1,
+    Second = 2,
+    Third = 3,
+}
+
+/// A field-less variant of the given discriminant.
+const fn unit_variant(name: &'static str, discriminant: i64) -> facet_core::Variant {
+    facet_core::Variant {
+        name,
+        rename: None,
+        discriminant: Some(discriminant),
+        attributes: &[],
+        data: StructType {
+            repr: Repr::RUST,
+            kind: StructKind::Unit,
+            fields: &[],
+        },
+        doc: &[],
+    }
+}
+
+const TWIN_VARIANTS: &[facet_core::Variant] = &[
+    unit_variant("First", 1),
+    unit_variant("Second", 2),
+    unit_variant("Third", 1),
+];
+
+// SAFETY: the shape describes a field-less `repr(u8)` enum, except that it
+// claims discriminant 1 for two variants (which jitcard must refuse before
+// reading any value); it claims no vtable operations.
+unsafe impl Facet<'static> for Twins {
+    const SHAPE: &'static Shape = &const {
+        ShapeBuilder::for_sized::<Twins>("Twins")
+            .ty(Type::User(UserType::Enum(EnumType {
+                repr: Repr::RUST,
+                enum_repr: EnumRepr::U8,
+                variants: TWIN_VARIANTS,
+                is_cow: false,
+            })))
+            .def(Def::Undefined)
+            .build()
+    };
+}
+
+#[test]
+fn variants_sharing_a_discriminant_are_refused_naming_both() {
+    for engine in [
+        Engine::Interpreter,
+        Engine::Jit {
+            vtable_calls: jitcard::VtableCalls::Direct,
+        },
+    ] {
+        let error = Encoder::<Twins>::new(engine).unwrap_err();
+        assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains("`First` and `Third` have the same discriminant"),
+            "{message}"
+        );
+    }
+}
+
 #[test]
 fn unions_are_refused() {
     let error = Encoder::<Vec<Bits>>::new(Engine::Interpreter).unwrap_err();

@@ -368,6 +368,9 @@ impl Lowerer {
             return Ok(Op::Fallback(reason));
         }
         let mut variants = Vec::with_capacity(et.variants.len());
+        // The first variant of each discriminant, to refuse twins in
+        // O(n log n) (a `u16` repr allows 65,536 variants).
+        let mut first_of = std::collections::BTreeMap::new();
         for (index, variant) in et.variants.iter().enumerate() {
             let Some(value) = variant.discriminant else {
                 return Ok(Op::Fallback(FallbackReason::EnumWithoutIntegerRepr));
@@ -391,10 +394,8 @@ impl Lowerer {
                 });
             }
             let normalized = discriminant.normalize(value);
-            if let Some(twin) = variants
-                .iter()
-                .find(|v: &&VariantStep| v.discriminant == normalized)
-            {
+            if let Some(&twin) = first_of.get(&normalized) {
+                let twin: &VariantStep = &variants[twin];
                 return Err(Error::Unsupported {
                     path: path.to_string(),
                     type_name: shape.to_string(),
@@ -404,6 +405,7 @@ impl Lowerer {
                     ),
                 });
             }
+            first_of.insert(normalized, variants.len());
             variants.push(VariantStep {
                 name: variant.name,
                 index: index as u32,
