@@ -757,84 +757,66 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let words32 = self.b.create_block();
         let call = self.b.create_block();
         let done = self.b.create_block();
-        // Two possibly overlapping words of `ty` at the start and the end.
-        let ends = |e: &mut Self, ty: Type| {
-            let size = i64::from(ty.bytes());
-            let from_end = e.b.ins().iadd_imm_s(bytes, -size);
+        // `count` consecutive words of `ty` at the start and as many at the
+        // end, possibly overlapping; every load before the first store.
+        let ends = |e: &mut Self, ty: Type, count: i32| {
+            let width = ty.bytes() as i32;
+            let from_end = e.b.ins().iadd_imm_s(bytes, -i64::from(width * count));
             let src_tail = e.b.ins().iadd(src, from_end);
             let dst_tail = e.b.ins().iadd(cur, from_end);
-            let head = e.b.ins().load(ty, flags(), src, 0);
-            let tail = e.b.ins().load(ty, flags(), src_tail, 0);
-            e.b.ins().store(flags(), head, cur, 0);
-            e.b.ins().store(flags(), tail, dst_tail, 0);
+            let places: Vec<(Value, Value, i32)> = (0..count)
+                .flat_map(|i| [(src, cur, i * width), (src_tail, dst_tail, i * width)])
+                .collect();
+            let words: Vec<Value> = places
+                .iter()
+                .map(|&(from, _, offset)| e.b.ins().load(ty, flags(), from, offset))
+                .collect();
+            for (word, &(_, to, offset)) in words.into_iter().zip(&places) {
+                e.b.ins().store(flags(), word, to, offset);
+            }
             e.b.ins().jump(done, &[]);
         };
-        let from_8 = self.b.ins().iadd_imm_s(bytes, -8);
-        let in_8_16 = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_8, 8);
-        self.b.ins().brif(in_8_16, words8, &[], not8, &[]);
+        // To `inside` when `low <= bytes <= high`, else to `outside`.
+        let in_range = |e: &mut Self, low: i64, high: i64, inside: Block, outside: Block| {
+            let from_low = e.b.ins().iadd_imm_s(bytes, -low);
+            let within = e
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_low, high - low);
+            e.b.ins().brif(within, inside, &[], outside, &[]);
+        };
+        in_range(self, 8, 16, words8, not8);
 
         self.b.switch_to_block(words8);
-        ends(self, types::I64);
+        ends(self, types::I64, 1);
 
         self.b.switch_to_block(not8);
         let under_8 = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, bytes, 8);
         self.b.ins().brif(under_8, small, &[], wide, &[]);
 
-        // 17 to 32 bytes: the first and the last 16, as vectors.
+        // 17 to 64 bytes as 16-byte vectors: the first and the last one, or
+        // the first and the last two.
         self.b.switch_to_block(wide);
-        let from_17 = self.b.ins().iadd_imm_s(bytes, -17);
-        let in_17_32 = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_17, 15);
-        self.b.ins().brif(in_17_32, words16, &[], not16, &[]);
+        in_range(self, 17, 32, words16, not16);
 
         self.b.switch_to_block(words16);
-        ends(self, types::I8X16);
+        ends(self, types::I8X16, 1);
 
-        // 33 to 64 bytes: the first 32 and the last 32.
         self.b.switch_to_block(not16);
-        let from_33 = self.b.ins().iadd_imm_s(bytes, -33);
-        let in_33_64 = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_33, 31);
-        self.b.ins().brif(in_33_64, words32, &[], call, &[]);
+        in_range(self, 33, 64, words32, call);
 
         self.b.switch_to_block(words32);
-        let from_end = self.b.ins().iadd_imm_s(bytes, -32);
-        let src_tail = self.b.ins().iadd(src, from_end);
-        let dst_tail = self.b.ins().iadd(cur, from_end);
-        let mut moves = Vec::with_capacity(4);
-        for (from, offset) in [(src, 0), (src, 16), (src_tail, 0), (src_tail, 16)] {
-            moves.push(self.b.ins().load(types::I8X16, flags(), from, offset));
-        }
-        for (value, (to, offset)) in
-            moves
-                .into_iter()
-                .zip([(cur, 0), (cur, 16), (dst_tail, 0), (dst_tail, 16)])
-        {
-            self.b.ins().store(flags(), value, to, offset);
-        }
-        self.b.ins().jump(done, &[]);
+        ends(self, types::I8X16, 2);
 
         self.b.switch_to_block(call);
         self.b.call_memcpy(self.frontend, cur, src, bytes);
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(small);
-        let from_4 = self.b.ins().iadd_imm_s(bytes, -4);
-        let in_4_7 = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_4, 3);
-        self.b.ins().brif(in_4_7, words4, &[], not4, &[]);
+        in_range(self, 4, 7, words4, not4);
 
         self.b.switch_to_block(words4);
-        ends(self, types::I32);
+        ends(self, types::I32, 1);
 
         self.b.switch_to_block(not4);
         self.b.ins().brif(bytes, bytes3, &[], done, &[]);
