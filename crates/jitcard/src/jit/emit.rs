@@ -779,10 +779,9 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         // To `inside` when `low <= bytes <= high`, else to `outside`.
         let in_range = |e: &mut Self, low: i64, high: i64, inside: Block, outside: Block| {
             let from_low = e.b.ins().iadd_imm_s(bytes, -low);
-            let within = e
-                .b
-                .ins()
-                .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_low, high - low);
+            let within =
+                e.b.ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, from_low, high - low);
             e.b.ins().brif(within, inside, &[], outside, &[]);
         };
         in_range(self, 8, 16, words8, not8);

@@ -79,22 +79,17 @@ impl PlanFacts {
             presence,
         }
     }
-}
 
-impl PlanFacts {
     /// Every function the encoder compiles: one per node with a function
     /// of its own, one per map node's entries.
     pub fn functions(&self, plan: &Plan) -> Vec<Function> {
-        let nodes = self
-            .own_function
-            .iter()
-            .filter(|&(_, &own)| own)
-            .map(|(id, _)| Function::Node(id));
         let entries = plan
             .ids()
             .filter(|&id| matches!(plan.node(id).op, Op::Map(_)))
             .map(Function::MapEntry);
-        nodes.chain(entries).collect()
+        Function::of_nodes(&self.own_function)
+            .chain(entries)
+            .collect()
     }
 }
 

@@ -438,12 +438,11 @@ fn compile_encoder_unguarded(
             if tier == Tier::Quick {
                 e.compact();
             }
-            let (Function::Node(node) | Function::MapEntry(node)) = function;
             let nodes = NodeEmitter {
                 plan,
                 facts: &facts,
                 calls,
-                function_node: node,
+                function_node: function.node(),
                 callees,
                 // A map entry's function never inlines its map (see
                 // `NodeEmitter::node_here`).
@@ -475,11 +474,7 @@ fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledD
         too_deep: decode_runtime::too_deep as *const u8,
         lowest_depth_left: Some(decode_runtime::CTX_LOWEST_DEPTH_LEFT),
     };
-    let functions: Vec<Function> = own_function
-        .iter()
-        .filter(|&(_, &own)| own)
-        .map(|(id, _)| Function::Node(id))
-        .collect();
+    let functions: Vec<Function> = Function::of_nodes(&own_function).collect();
     let machine = build(
         plan,
         mode,
@@ -490,12 +485,11 @@ fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledD
         &|e, function, callees, calls, data, meta| {
             // Decoders build sets and maps in the interpreter: they have
             // node functions only.
-            let (Function::Node(node) | Function::MapEntry(node)) = function;
             let nodes = DecodeEmitter {
                 plan,
                 own_function: &own_function,
                 calls,
-                function_node: node,
+                function_node: function.node(),
                 functions: callees.nodes,
                 stack_scratch: std::cell::Cell::new(0),
                 vec_layouts: &vec_layouts,
@@ -532,6 +526,23 @@ pub(crate) enum Function {
     /// key's facet pointer then the value's (see
     /// [`runtime::encode_iterated`]); `meta` is unused.
     MapEntry(NodeId),
+}
+
+impl Function {
+    /// A node function for each node marked in `own_function`.
+    fn of_nodes(own_function: &crate::plan::NodeMap<bool>) -> impl Iterator<Item = Function> + '_ {
+        own_function
+            .iter()
+            .filter(|&(_, &own)| own)
+            .map(|(id, _)| Function::Node(id))
+    }
+
+    /// The node the function encodes or decodes (a map entry's: its map).
+    fn node(self) -> NodeId {
+        match self {
+            Function::Node(node) | Function::MapEntry(node) => node,
+        }
+    }
 }
 
 /// The callee references of every function, in the function being emitted.
@@ -580,11 +591,11 @@ fn build(
     let mut ids: Vec<FuncId> = Vec::with_capacity(functions.len());
     let mut names = Vec::with_capacity(functions.len());
     for function in functions {
-        let (node, kind) = match *function {
-            Function::Node(node) => (node, ""),
-            Function::MapEntry(node) => (node, ":entry"),
+        let kind = match function {
+            Function::Node(_) => "",
+            Function::MapEntry(_) => ":entry",
         };
-        let index = node.index();
+        let index = function.node().index();
         // Quick code is told apart in perf maps and dumps by a suffix.
         let name = format!(
             "jitcard::{label}::{}#{index}{kind}{}",
