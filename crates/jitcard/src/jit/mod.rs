@@ -21,6 +21,7 @@
 //! (`jitcard::encode::<Type>#<node>`, `jitcard::decode::...`,
 //! `jitcard::size::...`; quick encoder code ends in `~quick`).
 
+mod code_memory;
 mod codegen;
 mod decode_codegen;
 mod decode_emit;
@@ -47,12 +48,13 @@ use cranelift_codegen::ir::{AbiParam, Signature, UserFuncName};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Linkage, Module};
 use facet_core::PtrConst;
 
 use crate::plan::{NodeId, Plan};
 use crate::{DecodeLimits, Error, VtableCalls};
+use code_memory::{Reservation, new_module};
 use codegen::NodeEmitter;
 use decode_codegen::DecodeEmitter;
 use decode_runtime::{DecodeCtx, DecodeFn};
@@ -252,7 +254,7 @@ fn probe() -> Result<(), String> {
         .clone();
     let outcome =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<i32, String> {
-            let mut module = new_module(isa);
+            let mut module = new_module(isa, Reservation::probe())?;
             let mut signature = module.make_signature();
             signature.returns.push(AbiParam::new(ir::types::I32));
             let id = module
@@ -312,20 +314,6 @@ fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// A JIT module for `isa` that resolves every symbol generated code may
-/// need from this table, never from the dynamic linker (statically linked
-/// programs have none: cranelift-jit would panic looking up `memcpy`).
-fn new_module(isa: OwnedTargetIsa) -> JITModule {
-    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-    builder.symbols([
-        ("memcpy", libc::memcpy as *const u8),
-        ("memmove", libc::memmove as *const u8),
-        ("memset", libc::memset as *const u8),
-        ("memcmp", libc::memcmp as *const u8),
-    ]);
-    JITModule::new(builder)
 }
 
 /// How much work code generation does.
@@ -574,12 +562,54 @@ fn build(
         engine: crate::Engine::Jit { vtable_calls: mode }.name(),
         reason: reason.to_string(),
     })?;
-    let isa = host_isa(tier)
-        .ok_or_else(|| internal("the JIT does not support this host"))?
-        .clone();
+    let isa = host_isa(tier).ok_or_else(|| internal("the JIT does not support this host"))?;
+    let mut reservation = Reservation::first(plan.nodes().len());
+    loop {
+        match build_in(
+            plan,
+            mode,
+            tier,
+            label,
+            functions,
+            entry_helpers,
+            emit_body,
+            isa.clone(),
+            reservation,
+        )? {
+            Some(machine) => return Ok(machine),
+            None => {
+                reservation = reservation.grown().ok_or_else(|| {
+                    internal(format!(
+                        "the machine code of {label} `{}` needs more than {} MiB",
+                        plan.nodes()[plan.root().index()].shape,
+                        code_memory::MAX_RESERVATION >> 20
+                    ))
+                })?;
+            }
+        }
+    }
+}
+
+/// [`build`] in a module whose code lives in `reservation`: `None` when
+/// the code does not fit (see [`code_memory`]).
+#[allow(clippy::too_many_arguments)]
+fn build_in(
+    plan: &Plan,
+    mode: VtableCalls,
+    tier: Tier,
+    label: &str,
+    functions: &[Function],
+    entry_helpers: EntryHelpers,
+    emit_body: &EmitBody,
+    isa: OwnedTargetIsa,
+    reservation: Reservation,
+) -> Result<Option<Machine>, Error> {
     let call_conv = isa.default_call_conv();
     let frontend = isa.frontend_config();
-    let mut module = new_module(isa);
+    let mut module = new_module(isa, reservation).map_err(|reason| Error::EngineUnavailable {
+        engine: crate::Engine::Jit { vtable_calls: mode }.name(),
+        reason,
+    })?;
 
     let mut signature = Signature::new(call_conv);
     let ptr = frontend.pointer_type();
@@ -649,9 +679,11 @@ fn build(
             dump(dir, &names[index], "clif", &ctx.func.display().to_string());
             ctx.set_disasm(true);
         }
-        module
-            .define_function(id, &mut ctx)
-            .map_err(|e| internal(format!("{e:?}")))?;
+        match module.define_function(id, &mut ctx) {
+            Ok(()) => {}
+            Err(e) if code_memory::is_out_of_room(&e) => return Ok(None),
+            Err(e) => return Err(internal(format!("{e:?}"))),
+        }
         if let (Some(dir), Some(code)) = (&dump_dir, ctx.compiled_code()) {
             dump(
                 dir,
@@ -689,11 +721,11 @@ fn build(
             .collect();
         append_perf_map(&symbols);
     }
-    Ok(Machine {
+    Ok(Some(Machine {
         entry,
         code_size,
         module: std::mem::ManuallyDrop::new(module),
-    })
+    }))
 }
 
 /// A type name usable in symbol and file names.
