@@ -838,6 +838,68 @@ fn deep_recursion_through_maps_sets_and_vecs_on_a_64k_thread() {
         .unwrap();
 }
 
+#[derive(Facet, Serialize, Clone)]
+struct BinTree {
+    v: i64,
+    left: Option<Box<BinTree>>,
+    right: Option<Box<BinTree>>,
+}
+
+/// A complete tree of `levels` levels whose last leaf (visited after every
+/// other node) has `extra` more levels below it.
+fn bin_tree(levels: u32, extra: u32) -> BinTree {
+    fn chain(levels: u32) -> Option<Box<BinTree>> {
+        (levels > 0).then(|| {
+            Box::new(BinTree {
+                v: i64::from(levels),
+                left: None,
+                right: chain(levels - 1),
+            })
+        })
+    }
+    if levels == 1 {
+        return BinTree {
+            v: -1,
+            left: None,
+            right: chain(extra),
+        };
+    }
+    BinTree {
+        v: i64::from(levels) << 40,
+        left: Some(Box::new(bin_tree(levels - 1, 0))),
+        right: Some(Box::new(bin_tree(levels - 1, extra))),
+    }
+}
+
+/// Every level gives back the depth it took, however many siblings came
+/// before: a complete tree of 7 levels (127 nodes) whose last leaf goes 3
+/// levels deeper fits a limit of exactly 10 and fails at 9, on every engine
+/// (the JIT unrolls one level of self-recursion inline: both the inline and
+/// the called levels count).
+#[test]
+fn depth_is_given_back_by_every_sibling() {
+    let tree = bin_tree(7, 3);
+    let expected = postcard::to_allocvec(&tree).unwrap();
+    for engine in engines() {
+        let e = Encoder::<BinTree>::new(engine).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                e.with_max_depth(10).to_vec(&tree).unwrap(),
+                expected,
+                "{}",
+                engine.name()
+            );
+            let err = e.with_max_depth(9).to_vec(&tree).unwrap_err();
+            assert!(
+                matches!(err, Error::TooDeep { max_depth: 9, .. }),
+                "{}: {err:?}",
+                engine.name()
+            );
+            assert_eq!(jitcard::serialized_size(&tree).unwrap(), expected.len());
+        }
+    }
+}
+
 #[test]
 fn depth_limit_edges_agree_on_every_engine() {
     let m = mtree(3); // 4 nested MTree values

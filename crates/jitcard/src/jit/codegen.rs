@@ -110,9 +110,9 @@ impl NodeEmitter<'_> {
             // stack check is needed; deeper levels check at their entry.
             if id == self.function_node && self.plan.is_recursive(id) && !self.unrolled.get() {
                 self.unrolled.set(true);
-                e.take_depth(id.index() as u32, false);
+                let before = e.take_depth(id.index() as u32, false);
                 self.inline(e, id, data, meta, reserved);
-                e.give_depth();
+                e.give_depth(before);
                 self.unrolled.set(false);
                 return;
             }

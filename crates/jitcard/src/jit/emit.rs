@@ -29,9 +29,9 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     end: Variable,
     /// Returns the (non-zero) status in its parameter.
     fail: Block,
-    /// Whether the function took one from the context's remaining depth at
-    /// entry (and gives it back on success).
-    counts_depth: bool,
+    /// The context's remaining depth before the function took one at entry
+    /// (stored back on success), if it counts depth.
+    depth_at_entry: Option<Value>,
     /// The runtime this function's entry protocol calls.
     entry: EntryHelpers,
     /// A size-only function (see [`measure_only`](Self::measure_only)).
@@ -99,7 +99,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             cur,
             end,
             fail,
-            counts_depth: false,
+            depth_at_entry: None,
             entry,
             measuring: false,
             compact: false,
@@ -134,8 +134,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().return_(&[status]);
         self.b.switch_to_block(room);
         if let Some(node) = depth_node {
-            self.take_depth(node, true);
-            self.counts_depth = true;
+            self.depth_at_entry = Some(self.take_depth(node, true));
         }
         self.reload_cursor();
     }
@@ -144,7 +143,9 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// `node`, or reports nesting beyond the limit ([`too_deep`
     /// ](super::runtime::too_deep)): returning its status when `at_entry`
     /// (nothing to clean up yet), through the failure exit otherwise.
-    pub fn take_depth(&mut self, node: u32, at_entry: bool) {
+    /// Returns the remaining depth before, for [`give_depth`
+    /// ](Self::give_depth).
+    pub fn take_depth(&mut self, node: u32, at_entry: bool) -> Value {
         let ptr = self.ptr;
         let ctx = self.ctx;
         let left = self.b.ins().load(ptr, flags(), ctx, CTX_DEPTH_LEFT);
@@ -173,24 +174,27 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             let lower = self.b.ins().umin(lowest, taken);
             self.b.ins().store(flags(), lower, ctx, lowest_at);
         }
+        left
     }
 
-    /// Gives back the one [`take_depth`](Self::take_depth) took.
-    pub fn give_depth(&mut self) {
-        let ptr = self.ptr;
-        let left = self.b.ins().load(ptr, flags(), self.ctx, CTX_DEPTH_LEFT);
-        let given_back = self.b.ins().iadd_imm_s(left, 1);
+    /// Gives back the one [`take_depth`](Self::take_depth) took, by storing
+    /// the remaining depth it found (`before`, its result): everything
+    /// nested in between gave back what it took, or failed (and the
+    /// failure exit gives nothing back). A store of a value known since the
+    /// take, not an increment of the stored word: recursive code would
+    /// otherwise chain every level's read-modify-write through memory.
+    pub fn give_depth(&mut self, before: Value) {
         self.b
             .ins()
-            .store(flags(), given_back, self.ctx, CTX_DEPTH_LEFT);
+            .store(flags(), before, self.ctx, CTX_DEPTH_LEFT);
     }
 
     /// Stores the cursor, gives back the depth taken at entry and returns
     /// success; then emits the failure exit.
     pub fn finish(mut self) {
         self.spill_cursor();
-        if self.counts_depth {
-            self.give_depth();
+        if let Some(before) = self.depth_at_entry {
+            self.give_depth(before);
         }
         let ok = self.b.ins().iconst(types::I32, 0);
         self.b.ins().return_(&[ok]);
