@@ -12,9 +12,9 @@
 //! jitcard's contiguous code arena this test fails the same way.
 //!
 //! One test in its own binary: no other test may map memory while the
-//! address space is arranged. Linux x86-64 only (the layout trick relies
-//! on Linux's top-down `mmap` placement; AArch64 calls reach ±128 MiB
-//! and cranelift-jit adds veneers past that).
+//! address space is arranged. Linux x86-64 only: the layout relies on
+//! Linux's top-down `mmap` placement and 4 KiB pages (AArch64 hosts may
+//! have larger ones); the arena's argument is the same on AArch64.
 #![cfg(all(feature = "jit", target_os = "linux", target_arch = "x86_64"))]
 
 use facet::Facet;

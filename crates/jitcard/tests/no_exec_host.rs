@@ -101,6 +101,11 @@ fn child() {
                 "the OS reason is reported: {error}"
             );
             assert!(!error.to_string().contains("bug"), "{error}");
+            // An error, not a caught panic (programs built with
+            // `panic = "abort"` would not survive one), and a sentence, not
+            // a backtrace.
+            assert!(!reason.contains("panicked"), "{error}");
+            assert!(reason.len() < 400, "{error}");
         }
     }
     println!("CHILD CHECKED");

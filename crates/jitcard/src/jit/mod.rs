@@ -14,8 +14,10 @@
 //! Encoders are tiered ([`tiers`]): compiled quick first, optimized once
 //! they have done enough work to pay for it.
 //!
-//! Debugging aids: `JITCARD_DUMP_CLIF=<dir>` writes the CLIF (`.clif`) and
-//! the machine code (`.s`) of every compiled function to `<dir>`;
+//! Debugging aids: `JITCARD_DUMP_CLIF=<dir>` writes the CLIF (`.clif`), the
+//! machine code as text (`.s`) and as bytes (`.bin`, e.g. for `objdump -D
+//! -b binary -m i386:x86-64`, offsets as in `perf report --sort symoff`)
+//! of every compiled function to `<dir>`;
 //! `JITCARD_PERF_MAP=1` appends each function's address range to
 //! `/tmp/perf-<pid>.map` so `perf report` names JIT frames
 //! (`jitcard::encode::<Type>#<node>`, `jitcard::decode::...`,
@@ -346,6 +348,9 @@ fn host_isa(tier: Tier) -> Option<&'static OwnedTargetIsa> {
             Tier::Optimized => flags.set("opt_level", "speed").ok()?,
         }
         flags.set("is_pic", "false").ok()?;
+        // Libcalls through absolute addresses: only the module's own
+        // functions are within reach of a relative call (`code_memory`).
+        flags.set("use_colocated_libcalls", "false").ok()?;
         // Frames larger than a page touch each page as they are allocated,
         // so a frame can never jump over the guard page (defence in depth:
         // the entry checks keep `stack::RED_ZONE` free below every frame).
@@ -579,11 +584,14 @@ fn build(
             Some(machine) => return Ok(machine),
             None => {
                 reservation = reservation.grown().ok_or_else(|| {
-                    internal(format!(
-                        "the machine code of {label} `{}` needs more than {} MiB",
-                        plan.nodes()[plan.root().index()].shape,
-                        code_memory::MAX_RESERVATION >> 20
-                    ))
+                    unavailable(
+                        mode,
+                        format!(
+                            "the machine code of {label} `{}` would take more than {} MiB",
+                            plan.nodes()[plan.root().index()].shape,
+                            code_memory::MAX_RESERVATION >> 20
+                        ),
+                    )
                 })?;
             }
         }
@@ -606,10 +614,7 @@ fn build_in(
 ) -> Result<Option<Machine>, Error> {
     let call_conv = isa.default_call_conv();
     let frontend = isa.frontend_config();
-    let mut module = new_module(isa, reservation).map_err(|reason| Error::EngineUnavailable {
-        engine: crate::Engine::Jit { vtable_calls: mode }.name(),
-        reason,
-    })?;
+    let mut module = new_module(isa, reservation).map_err(|reason| unavailable(mode, reason))?;
 
     let mut signature = Signature::new(call_conv);
     let ptr = frontend.pointer_type();
@@ -682,6 +687,9 @@ fn build_in(
         match module.define_function(id, &mut ctx) {
             Ok(()) => {}
             Err(e) if code_memory::is_out_of_room(&e) => return Ok(None),
+            Err(e) if code_memory::is_host_refusal(&e) => {
+                return Err(unavailable(mode, describe(&e)));
+            }
             Err(e) => return Err(internal(format!("{e:?}"))),
         }
         if let (Some(dir), Some(code)) = (&dump_dir, ctx.compiled_code()) {
@@ -691,6 +699,7 @@ fn build_in(
                 "s",
                 code.vcode.as_deref().unwrap_or_default(),
             );
+            dump_file(dir, &names[index], "bin", code.code_buffer());
         }
         let size = ctx
             .compiled_code()
@@ -700,7 +709,8 @@ fn build_in(
     }
     module
         .finalize_definitions()
-        .map_err(|e| internal(describe(&e)))?;
+        // The code arena's refusals (nothing else fails there).
+        .map_err(|e| unavailable(mode, describe(&e)))?;
 
     let root_id = functions
         .iter()
@@ -728,6 +738,14 @@ fn build_in(
     }))
 }
 
+/// The JIT engine cannot run here (or not for this plan), for `reason`.
+fn unavailable(mode: VtableCalls, reason: String) -> Error {
+    Error::EngineUnavailable {
+        engine: crate::Engine::Jit { vtable_calls: mode }.name(),
+        reason,
+    }
+}
+
 /// A type name usable in symbol and file names.
 fn sanitize(name: &str) -> String {
     name.chars()
@@ -744,6 +762,11 @@ fn sanitize(name: &str) -> String {
 /// Writes `<dir>/<name>.<extension>` (best effort: a debugging aid must not
 /// make encoding fail).
 fn dump(dir: &std::ffi::OsStr, name: &str, extension: &str, text: &str) {
+    dump_file(dir, name, extension, format!("; {name}\n{text}").as_bytes());
+}
+
+/// Writes `bytes` to `<dir>/<name>.<extension>` (best effort, as [`dump`]).
+fn dump_file(dir: &std::ffi::OsStr, name: &str, extension: &str, bytes: &[u8]) {
     let dir = std::path::Path::new(dir);
     // File systems limit names to 255 bytes; deeply generic type names are
     // longer. Keep both ends (the end carries the node index).
@@ -752,8 +775,7 @@ fn dump(dir: &std::ffi::OsStr, name: &str, extension: &str, text: &str) {
         file = format!("{}__{}", &file[..100], &file[file.len() - 50..]);
     }
     let path = dir.join(format!("{file}.{extension}"));
-    let _ = std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&path, format!("; {name}\n{text}")));
+    let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, bytes));
 }
 
 fn append_perf_map(symbols: &[(*const u8, usize, String)]) {
