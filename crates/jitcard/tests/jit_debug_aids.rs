@@ -70,7 +70,11 @@ fn clif_dump_and_perf_map_name_every_compiled_function() {
         count("s"),
         "CLIF and machine code for every function"
     );
-    assert_eq!(count("s"), count("bin"), "machine code bytes for every function");
+    assert_eq!(
+        count("s"),
+        count("bin"),
+        "machine code bytes for every function"
+    );
     let map = std::fs::read_to_string(format!("/tmp/perf-{}.map", std::process::id())).unwrap();
     assert!(
         map.lines().any(|l| l.contains("jitcard::decode::Probe")),
