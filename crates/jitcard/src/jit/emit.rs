@@ -25,6 +25,8 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     pub frontend: TargetFrontendConfig,
     /// The `*mut EncodeCtx` argument.
     pub ctx: Value,
+    /// The cursor argument, when the cursor is passed in registers.
+    cur_param: Option<Value>,
     cur: Variable,
     end: Variable,
     /// Returns the (non-zero) status in its parameter.
@@ -45,8 +47,13 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
 /// end, stack limit, remaining depth).
 #[derive(Clone, Copy)]
 pub(crate) struct EntryHelpers {
-    /// `fn(ctx, function, data, meta) -> status`: runs `function` again on
-    /// a new stack segment.
+    /// Whether compiled functions pass the cursor in registers (encoders:
+    /// `fn(ctx, data, meta, cur) -> cur or FAILED`, see
+    /// [`super::runtime`]) rather than through the context (decoders:
+    /// `fn(ctx, data, meta) -> status`).
+    pub cursor_in_registers: bool,
+    /// Runs `function` again on a new stack segment, with the function's
+    /// own signature after `(ctx, function, ...)`, returning what it returns.
     pub grow_stack: *const u8,
     /// `fn(ctx, node: u32) -> status`: reports nesting beyond the limit.
     pub too_deep: *const u8,
@@ -96,6 +103,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             call_conv,
             frontend,
             ctx: params[0],
+            cur_param: entry.cursor_in_registers.then(|| params[3]),
             cur,
             end,
             fail,
@@ -125,18 +133,45 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().brif(low, grow, &[], room, &[]);
         self.b.switch_to_block(grow);
         let function = self.b.ins().func_addr(ptr, this);
-        let status = self.call_native(
-            self.entry.grow_stack,
-            &[ptr, ptr, ptr, ptr],
-            &[types::I32],
-            &[ctx, function, data, meta],
-        )[0];
-        self.b.ins().return_(&[status]);
+        let returned = match self.cur_param {
+            Some(cur) => self.call_native(
+                self.entry.grow_stack,
+                &[ptr, ptr, ptr, ptr, ptr],
+                &[ptr],
+                &[ctx, function, data, meta, cur],
+            )[0],
+            None => self.call_native(
+                self.entry.grow_stack,
+                &[ptr, ptr, ptr, ptr],
+                &[types::I32],
+                &[ctx, function, data, meta],
+            )[0],
+        };
+        self.b.ins().return_(&[returned]);
         self.b.switch_to_block(room);
         if let Some(node) = depth_node {
             self.depth_at_entry = Some(self.take_depth(node, true));
         }
-        self.reload_cursor();
+        match self.cur_param {
+            Some(cur) => {
+                let end = self.b.ins().load(self.ptr, flags(), self.ctx, CTX_END);
+                self.b.def_var(self.cur, cur);
+                self.b.def_var(self.end, end);
+            }
+            None => self.reload_cursor(),
+        }
+    }
+
+    /// Returns from the function as failed with `status` (an `i32`, the
+    /// error in the context): the status itself, or [`FAILED`
+    /// ](super::runtime::FAILED) when the cursor is passed in registers.
+    fn return_failure(&mut self, status: Value) {
+        if self.cur_param.is_some() {
+            let failed = self.b.ins().iconst(self.ptr, super::runtime::FAILED as i64);
+            self.b.ins().return_(&[failed]);
+        } else {
+            self.b.ins().return_(&[status]);
+        }
     }
 
     /// Takes one from the context's remaining depth for a level of node
@@ -162,7 +197,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             &[ctx, node],
         )[0];
         if at_entry {
-            self.b.ins().return_(&[status]);
+            self.return_failure(status);
         } else {
             self.fail_with(status);
         }
@@ -189,18 +224,26 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             .store(flags(), before, self.ctx, CTX_DEPTH_LEFT);
     }
 
-    /// Stores the cursor, gives back the depth taken at entry and returns
-    /// success; then emits the failure exit.
+    /// Gives back the depth taken at entry and returns success (the
+    /// cursor, or a stored cursor and status 0); then emits the failure
+    /// exit.
     pub fn finish(mut self) {
-        self.spill_cursor();
+        if self.cur_param.is_none() {
+            self.spill_cursor();
+        }
         if let Some(before) = self.depth_at_entry {
             self.give_depth(before);
         }
-        let ok = self.b.ins().iconst(types::I32, 0);
-        self.b.ins().return_(&[ok]);
+        if self.cur_param.is_some() {
+            let cur = self.b.use_var(self.cur);
+            self.b.ins().return_(&[cur]);
+        } else {
+            let ok = self.b.ins().iconst(types::I32, 0);
+            self.b.ins().return_(&[ok]);
+        }
         self.b.switch_to_block(self.fail);
         let status = self.b.block_params(self.fail)[0];
-        self.b.ins().return_(&[status]);
+        self.return_failure(status);
         self.b.seal_all_blocks();
     }
 
@@ -961,15 +1004,32 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         status
     }
 
-    /// Calls another compiled function of this module (which writes):
-    /// spills and reloads the cursor and propagates a failure.
+    /// Calls another compiled function of this module (which writes) and
+    /// propagates a failure: passing the cursor and taking the one it
+    /// returns (reloading the end, which growth may move), or spilling and
+    /// reloading both around the call.
     pub fn call_compiled(&mut self, callee: FuncRef, data: Value, meta: Value) {
-        self.spill_cursor();
         let ctx = self.ctx;
-        let call = self.b.ins().call(callee, &[ctx, data, meta]);
-        let status = self.b.inst_results(call)[0];
-        self.reload_cursor();
-        self.check(status);
+        if self.cur_param.is_some() {
+            let cur = self.b.use_var(self.cur);
+            let call = self.b.ins().call(callee, &[ctx, data, meta, cur]);
+            let after = self.b.inst_results(call)[0];
+            let failed =
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::Equal, after, super::runtime::FAILED as i64);
+            let status = self.b.ins().uextend(types::I32, failed);
+            self.check(status);
+            let end = self.b.ins().load(self.ptr, flags(), ctx, CTX_END);
+            self.b.def_var(self.cur, after);
+            self.b.def_var(self.end, end);
+        } else {
+            self.spill_cursor();
+            let call = self.b.ins().call(callee, &[ctx, data, meta]);
+            let status = self.b.inst_results(call)[0];
+            self.reload_cursor();
+            self.check(status);
+        }
     }
 
     /// Emits `body(index)` for `index` in `0..count` (a pointer-sized

@@ -183,7 +183,9 @@ impl CompiledSizer {
         // SAFETY: the entry was compiled from `plan`, in size-only mode, for
         // values of its root shape, which the caller guarantees `src` is;
         // the context is a size-only one.
-        let status = run_root(&mut ctx, |ctx| unsafe { (self.0.entry)(ctx, data, meta) });
+        let status = run_root(&mut ctx, |ctx| unsafe {
+            runtime::call_compiled(ctx, self.0.entry, data, meta)
+        });
         if status == STATUS_OK {
             Ok(ctx.finish_measuring())
         } else {
@@ -225,7 +227,9 @@ unsafe fn run_encoder(
         let mut ctx = EncodeCtx::new(out, plan, max_depth);
         // SAFETY: the entry was compiled from `plan` for values of its root
         // shape, which the caller guarantees `src` is.
-        let status = run_root(&mut ctx, |ctx| unsafe { entry(ctx, data, meta) });
+        let status = run_root(&mut ctx, |ctx| unsafe {
+            runtime::call_compiled(ctx, entry, data, meta)
+        });
         if status == STATUS_OK {
             ctx.finish();
             Ok(())
@@ -412,7 +416,8 @@ fn compile_encoder_unguarded(
     let started = Instant::now();
     let facts = PlanFacts::of(plan);
     let entry = EntryHelpers {
-        grow_stack: runtime::grow_stack::<EncodeCtx> as *const u8,
+        cursor_in_registers: true,
+        grow_stack: runtime::grow_stack_encoding as *const u8,
         too_deep: runtime::too_deep as *const u8,
         lowest_depth_left: None,
     };
@@ -463,6 +468,7 @@ fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledD
     let own_function = facts::decode_functions(plan);
     let vec_layouts = facts::vec_layouts(plan);
     let entry = EntryHelpers {
+        cursor_in_registers: false,
         grow_stack: runtime::grow_stack::<DecodeCtx> as *const u8,
         too_deep: decode_runtime::too_deep as *const u8,
         lowest_depth_left: Some(decode_runtime::CTX_LOWEST_DEPTH_LEFT),
@@ -621,7 +627,13 @@ fn build_in(
     signature
         .params
         .extend([AbiParam::new(ptr), AbiParam::new(ptr), AbiParam::new(ptr)]);
-    signature.returns.push(AbiParam::new(ir::types::I32));
+    if entry_helpers.cursor_in_registers {
+        // (ctx, data, meta, cur) -> cur or FAILED: see `runtime`.
+        signature.params.push(AbiParam::new(ptr));
+        signature.returns.push(AbiParam::new(ptr));
+    } else {
+        signature.returns.push(AbiParam::new(ir::types::I32));
+    }
 
     let mut ids: Vec<FuncId> = Vec::with_capacity(functions.len());
     let mut names = Vec::with_capacity(functions.len());

@@ -4,13 +4,21 @@
 //!
 //! Protocol with generated code: a compiled function keeps the write cursor
 //! (`cur`) and the end of the buffer's capacity (`end`) in registers. Before
-//! calling anything that may write to or grow the buffer (every helper here
-//! that takes the context, and other compiled functions) it stores `cur` into
-//! the context; afterwards it reloads both. Helpers return a status: 0 means
-//! success, anything else means an [`Error`] was stored in the context and
-//! the generated code must return the status at once. Helpers never unwind:
-//! the ones that call Rust-ABI facet functions catch panics (through the
-//! shared walker of [`crate::collections`]).
+//! calling a helper here that may write to or grow the buffer (every one
+//! that takes the context) it stores `cur` into the context; afterwards it
+//! reloads both. Helpers return a status: 0 means success, anything else
+//! means an [`Error`] was stored in the context and the generated code must
+//! fail at once. Helpers never unwind: the ones that call Rust-ABI facet
+//! functions catch panics (through the shared walker of
+//! [`crate::collections`]).
+//!
+//! Compiled functions pass the cursor in registers instead ([`CompiledFn`]):
+//! each takes the cursor as its last argument and returns the cursor after
+//! what it wrote, or [`FAILED`] with the error in the context; the caller
+//! reloads only `end` (the callee may have grown the buffer). The cursor
+//! stored in the context is therefore only current around helper calls;
+//! Rust calls compiled functions through [`call_compiled`], which passes
+//! and stores it.
 //!
 //! Size-only runs (see `FunctionEmitter::measure_only`): the same protocol,
 //! with a context made by [`EncodeCtx::measuring`]: `cur` counts bytes from
@@ -19,8 +27,8 @@
 //!
 //! Stack and depth (see [`crate::stack`]): at entry, every compiled function
 //! compares the stack pointer with `stack_limit` and, below it, calls
-//! [`grow_stack`], which runs the function again on a new stack segment and
-//! returns its status. Functions of recursive nodes also take one from
+//! [`grow_stack_encoding`], which runs the function again on a new stack
+//! segment and returns what it returns. Functions of recursive nodes also take one from
 //! `depth_left` at entry (failing through [`too_deep`] at zero) and give it
 //! back on success.
 
@@ -42,10 +50,44 @@ pub(crate) const STATUS_OK: u32 = 0;
 /// Status returned by helpers and compiled functions: an error is in the context.
 pub(crate) const STATUS_ERROR: u32 = 1;
 
-/// Signature of every compiled function: encode the value at
-/// (`data`, `meta`) (meta is 0 for sized values, the length for `str`/`[T]`).
-pub(crate) type CompiledFn =
-    unsafe extern "C" fn(ctx: *mut EncodeCtx, data: *const u8, meta: usize) -> u32;
+/// Signature of every compiled encoder function: encode the value at
+/// (`data`, `meta`) (meta is 0 for sized values, the length for `str`/`[T]`)
+/// at the cursor `cur`; returns the cursor after it, or [`FAILED`].
+pub(crate) type CompiledFn = unsafe extern "C" fn(
+    ctx: *mut EncodeCtx,
+    data: *const u8,
+    meta: usize,
+    cur: *mut u8,
+) -> *mut u8;
+
+/// What a [`CompiledFn`] returns when it failed (the error is in the
+/// context): never a cursor (a pointer into a buffer, or a size-only
+/// run's byte count).
+pub(crate) const FAILED: usize = usize::MAX;
+
+/// Runs the compiled function `f` on (`data`, `meta`) at the context's
+/// cursor, which it then moves past what `f` wrote: a status.
+///
+/// # Safety
+/// `ctx` is the live context of this run, its cursor current, and `f` was
+/// compiled for the node (`data`, `meta`) is a value of.
+pub(crate) unsafe fn call_compiled(
+    ctx: *mut EncodeCtx,
+    f: CompiledFn,
+    data: *const u8,
+    meta: usize,
+) -> u32 {
+    // SAFETY: the caller's contract; `ctx` is not borrowed across the call.
+    unsafe {
+        let cur = f(ctx, data, meta, (*ctx).cur);
+        if cur as usize == FAILED {
+            STATUS_ERROR
+        } else {
+            (*ctx).cur = cur;
+            STATUS_OK
+        }
+    }
+}
 
 /// What generated code writes through. `cur` and `end` are read and written
 /// by generated code at the offsets [`CTX_CUR`] and [`CTX_END`].
@@ -452,7 +494,7 @@ unsafe fn call_words(
     meta: usize,
 ) -> Result<(), Error> {
     // SAFETY: forwarded from the caller's contract.
-    match unsafe { f(ctx, data, meta) } {
+    match unsafe { call_compiled(ctx, f, data, meta) } {
         STATUS_OK => Ok(()),
         // SAFETY: as above; the call has returned, nothing else borrows `ctx`.
         _ => Err(unsafe { &mut *ctx }.take_error()),
@@ -490,6 +532,27 @@ pub(crate) unsafe extern "C" fn grow_stack<C: RunContext>(
         // SAFETY: as above; the call has returned.
         unsafe { *(*ctx).stack_limit_mut() = outer };
         status
+    })
+}
+
+/// [`grow_stack`] for encoder functions ([`CompiledFn`]): runs `function`
+/// again on a new stack segment and returns what it returns.
+pub(crate) unsafe extern "C" fn grow_stack_encoding(
+    ctx: *mut EncodeCtx,
+    function: CompiledFn,
+    data: *const u8,
+    meta: usize,
+    cur: *mut u8,
+) -> *mut u8 {
+    stack::on_new_segment(|limit| {
+        // SAFETY: generated code passes the live context of this run; no
+        // other reference to it is used while this one lives.
+        let outer = core::mem::replace(unsafe { (*ctx).stack_limit_mut() }, limit);
+        // SAFETY: the caller's own function and arguments, forwarded.
+        let after = unsafe { function(ctx, data, meta, cur) };
+        // SAFETY: as above; the call has returned.
+        unsafe { *(*ctx).stack_limit_mut() = outer };
+        after
     })
 }
 
