@@ -251,22 +251,36 @@ impl NodeEmitter<'_> {
                 let len = e.iconst_ptr(op.len as i64);
                 self.run(e, &op.elements, data, len, reserved);
             }
+            // The length prefix here (one direct call of facet's `len`),
+            // the items through the Rust-ABI iterator in the runtime.
             Op::Set(op) => {
+                let len = self.calls.list_len(e, op.len, data);
+                e.ensure_const(wire::MAX_VARINT_U64_LEN);
+                e.put_length(len);
                 let element = self.function_address(e, op.element);
                 self.node_helper(
                     e,
                     runtime::encode_iterated as *const u8,
                     id,
                     data,
-                    &[element],
+                    &[element, len],
                 );
             }
-            Op::Map(_) => {
+            Op::Map(op) => {
+                let len = self.calls.list_len(e, op.len, data);
+                e.ensure_const(wire::MAX_VARINT_U64_LEN);
+                e.put_length(len);
                 let callee = self.callees.map_entries[id.index()]
                     .expect("every map node's entry function is declared");
                 let ptr = e.ptr;
                 let entry = e.b.ins().func_addr(ptr, callee);
-                self.node_helper(e, runtime::encode_iterated as *const u8, id, data, &[entry]);
+                self.node_helper(
+                    e,
+                    runtime::encode_iterated as *const u8,
+                    id,
+                    data,
+                    &[entry, len],
+                );
             }
             Op::Fallback(_) => {
                 self.node_helper(e, runtime::fallback as *const u8, id, data, &[meta]);

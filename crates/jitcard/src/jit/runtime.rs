@@ -393,11 +393,14 @@ pub(crate) unsafe extern "C" fn str_ref_parts(string: *const &str, len: *mut usi
 /// compiled function `item` on each item of a set, or on each entry of a
 /// map, with `data` pointing at four words (the key's facet pointer words,
 /// then the value's) and `meta` 0 (see [`super::Function::MapEntry`]).
+/// The generated code has written the length prefix, `len` (facet's `len`
+/// of the collection), which the walk checks the items against.
 pub(crate) unsafe extern "C" fn encode_iterated(
     ctx: *mut EncodeCtx,
     node: u32,
     data: *const u8,
     item: CompiledFn,
+    len: usize,
 ) -> u32 {
     // SAFETY: generated code passes the live context of this run.
     let ctx_ref = unsafe { &mut *ctx };
@@ -411,22 +414,16 @@ pub(crate) unsafe extern "C" fn encode_iterated(
     let result = unsafe {
         match &node_ref.op {
             Op::Set(op) => {
-                let len = (op.len)(src);
-                ctx_ref.write_varint(len as u64).and_then(|()| {
-                    collections::for_each_iterated(node_ref, len, &op.iter, src, |element| {
-                        call(ctx, item, element)
-                    })
+                collections::for_each_iterated(node_ref, len, &op.iter, src, |element| {
+                    call(ctx, item, element)
                 })
             }
             Op::Map(op) => {
-                let len = (op.len)(src);
-                ctx_ref.write_varint(len as u64).and_then(|()| {
-                    collections::for_each_iterated(node_ref, len, &op.iter, src, |(key, value)| {
-                        let (key, key_meta) = facet_ptr::words(key);
-                        let (value, value_meta) = facet_ptr::words(value);
-                        let words = [key as usize, key_meta, value as usize, value_meta];
-                        call_words(ctx, item, words.as_ptr().cast(), 0)
-                    })
+                collections::for_each_iterated(node_ref, len, &op.iter, src, |(key, value)| {
+                    let (key, key_meta) = facet_ptr::words(key);
+                    let (value, value_meta) = facet_ptr::words(value);
+                    let words = [key as usize, key_meta, value as usize, value_meta];
+                    call_words(ctx, item, words.as_ptr().cast(), 0)
                 })
             }
             _ => Err(Error::Internal {

@@ -262,9 +262,11 @@ impl VtableCallEmitter {
         (words[0], words[1])
     }
 
-    /// `len` of the list at `list`.
-    pub fn list_len(&self, e: &mut FunctionEmitter, f: ListLenFn, list: Value) -> Value {
-        let arg = Self::thin(e, list);
+    /// `len` of the list, set or map at `collection` (facet's `ListLenFn`,
+    /// `SetLenFn` and `MapLenFn` are one type: `extern "C" fn(PtrConst) ->
+    /// usize`).
+    pub fn list_len(&self, e: &mut FunctionEmitter, f: ListLenFn, collection: Value) -> Value {
+        let arg = Self::thin(e, collection);
         self.call(e, VtableOp::ListLen, f as usize, &[arg])[0]
     }
 
