@@ -153,10 +153,19 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             self.depth_at_entry = Some(self.take_depth(node, true));
         }
         match self.cur_param {
-            Some(cur) => {
+            // Recursive functions, called once per level, keep the cursor
+            // in registers. Elsewhere it goes through the context once at
+            // entry: a value loaded there leaves register allocation free,
+            // where the argument's register (clobbered by every call)
+            // cost long bodies extra moves.
+            Some(cur) if depth_node.is_some() => {
                 let end = self.b.ins().load(self.ptr, flags(), self.ctx, CTX_END);
                 self.b.def_var(self.cur, cur);
                 self.b.def_var(self.end, end);
+            }
+            Some(cur) => {
+                self.b.ins().store(flags(), cur, self.ctx, CTX_CUR);
+                self.reload_cursor();
             }
             None => self.reload_cursor(),
         }
