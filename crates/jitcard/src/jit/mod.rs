@@ -557,9 +557,21 @@ pub(crate) struct Callees {
 type EmitBody<'a> =
     dyn Fn(&mut FunctionEmitter, Function, Callees, VtableCallEmitter, ir::Value, ir::Value) + 'a;
 
-/// Compiles `functions` (all of the signature `fn(ctx, data, meta) ->
-/// status`), each body emitted by `emit_body`; the root node's function is
-/// the entry.
+/// What [`build`] compiles, passed as is to each attempt ([`build_in`]).
+#[derive(Clone, Copy)]
+struct BuildRequest<'a> {
+    plan: &'a Plan,
+    mode: VtableCalls,
+    tier: Tier,
+    label: &'a str,
+    functions: &'a [Function],
+    entry_helpers: EntryHelpers,
+    emit_body: &'a EmitBody<'a>,
+}
+
+/// Compiles `functions` (all of the signature [`EntryHelpers`] selects),
+/// each body emitted by `emit_body`; the root node's function is the
+/// entry.
 fn build(
     plan: &Plan,
     mode: VtableCalls,
@@ -569,24 +581,20 @@ fn build(
     entry_helpers: EntryHelpers,
     emit_body: &EmitBody,
 ) -> Result<Machine, Error> {
-    availability().map_err(|reason| Error::EngineUnavailable {
-        engine: crate::Engine::Jit { vtable_calls: mode }.name(),
-        reason: reason.to_string(),
-    })?;
+    availability().map_err(|reason| unavailable(mode, reason.to_string()))?;
     let isa = host_isa(tier).ok_or_else(|| internal("the JIT does not support this host"))?;
+    let request = BuildRequest {
+        plan,
+        mode,
+        tier,
+        label,
+        functions,
+        entry_helpers,
+        emit_body,
+    };
     let mut reservation = Reservation::first(plan.nodes().len());
     loop {
-        match build_in(
-            plan,
-            mode,
-            tier,
-            label,
-            functions,
-            entry_helpers,
-            emit_body,
-            isa.clone(),
-            reservation,
-        )? {
+        match build_in(request, isa.clone(), reservation)? {
             Some(machine) => return Ok(machine),
             None => {
                 reservation = reservation.grown().ok_or_else(|| {
@@ -606,18 +614,20 @@ fn build(
 
 /// [`build`] in a module whose code lives in `reservation`: `None` when
 /// the code does not fit (see [`code_memory`]).
-#[allow(clippy::too_many_arguments)]
 fn build_in(
-    plan: &Plan,
-    mode: VtableCalls,
-    tier: Tier,
-    label: &str,
-    functions: &[Function],
-    entry_helpers: EntryHelpers,
-    emit_body: &EmitBody,
+    request: BuildRequest,
     isa: OwnedTargetIsa,
     reservation: Reservation,
 ) -> Result<Option<Machine>, Error> {
+    let BuildRequest {
+        plan,
+        mode,
+        tier,
+        label,
+        functions,
+        entry_helpers,
+        emit_body,
+    } = request;
     let call_conv = isa.default_call_conv();
     let frontend = isa.frontend_config();
     let mut module = new_module(isa, reservation).map_err(|reason| unavailable(mode, reason))?;

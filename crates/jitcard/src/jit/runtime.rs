@@ -520,15 +520,25 @@ pub(crate) unsafe extern "C" fn grow_stack<C: RunContext>(
     data: *const u8,
     meta: usize,
 ) -> u32 {
+    // SAFETY: generated code passes the live context of this run; the call
+    // is the caller's own function and arguments, forwarded.
+    unsafe { on_new_segment(ctx, || function(ctx, data, meta)) }
+}
+
+/// Runs `run` on a new stack segment, with `ctx`'s stack limit set to the
+/// segment's meanwhile.
+///
+/// # Safety
+/// `ctx` is the live context of this run; no other reference to it is used
+/// while `run` does not run, and `run` uses it only through the pointer.
+unsafe fn on_new_segment<C: RunContext, R>(ctx: *mut C, run: impl FnOnce() -> R) -> R {
     stack::on_new_segment(|limit| {
-        // SAFETY: generated code passes the live context of this run; no
-        // other reference to it is used while this one lives.
+        // SAFETY: the caller's contract.
         let outer = core::mem::replace(unsafe { (*ctx).stack_limit_mut() }, limit);
-        // SAFETY: the caller's own function and arguments, forwarded.
-        let status = unsafe { function(ctx, data, meta) };
-        // SAFETY: as above; the call has returned.
+        let result = run();
+        // SAFETY: as above; `run` has returned.
         unsafe { *(*ctx).stack_limit_mut() = outer };
-        status
+        result
     })
 }
 
@@ -541,16 +551,8 @@ pub(crate) unsafe extern "C" fn grow_stack_encoding(
     meta: usize,
     cur: *mut u8,
 ) -> *mut u8 {
-    stack::on_new_segment(|limit| {
-        // SAFETY: generated code passes the live context of this run; no
-        // other reference to it is used while this one lives.
-        let outer = core::mem::replace(unsafe { (*ctx).stack_limit_mut() }, limit);
-        // SAFETY: the caller's own function and arguments, forwarded.
-        let after = unsafe { function(ctx, data, meta, cur) };
-        // SAFETY: as above; the call has returned.
-        unsafe { *(*ctx).stack_limit_mut() = outer };
-        after
-    })
+    // SAFETY: as for `grow_stack`.
+    unsafe { on_new_segment(ctx, || function(ctx, data, meta, cur)) }
 }
 
 /// Reports a value nested deeper than the depth limit at node `node`.
