@@ -40,6 +40,7 @@
 //! runs), which calls facet's `extern "C"` vtable functions directly.
 
 mod cache;
+mod calibration;
 mod cobs_frame;
 mod collections;
 mod decoder;

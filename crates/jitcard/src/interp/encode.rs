@@ -3,7 +3,10 @@
 //!
 //! It is the engine on hosts without a code generator and the reference
 //! semantics every other engine must reproduce byte for byte. It does no
-//! shape inspection of its own: every decision was made by the lowering.
+//! shape inspection of its own: every decision was made by the lowering,
+//! and where run-time calibration knows a layout ([`crate::calibration`]:
+//! option presence, pointees, `Vec` words) it reads memory as generated code
+//! does instead of calling facet's vtable.
 //!
 //! The output is a [`Sink`]: a vector, or a byte [`Count`] for
 //! `serialized_size` (which then reads lengths, never the bytes).
@@ -19,6 +22,7 @@ use core::ptr;
 use facet_core::PtrConst;
 
 use crate::Error;
+use crate::calibration::Layouts;
 use crate::collections;
 use crate::fallback;
 use crate::plan::{
@@ -43,7 +47,7 @@ pub(crate) unsafe fn encode(
 ) -> Result<(), Error> {
     let mut run = Run::new(plan, out, max_depth, NoPath);
     // SAFETY: forwarded from the caller's contract.
-    unsafe { run.node(plan.root(), src) }
+    unsafe { run.node(plan.root(), src) }.map_err(|error| *error)
 }
 
 /// The exact length of the encoding of the value at `src`, counted without
@@ -55,7 +59,7 @@ pub(crate) unsafe fn measure(plan: &Plan, src: PtrConst, max_depth: usize) -> Re
     let mut count = Count(0);
     let mut run = Run::new(plan, &mut count, max_depth, NoPath);
     // SAFETY: forwarded from the caller's contract.
-    unsafe { run.node(plan.root(), src) }?;
+    unsafe { run.node(plan.root(), src) }.map_err(|error| *error)?;
     Ok(count.0)
 }
 
@@ -151,14 +155,20 @@ pub(crate) unsafe fn locate(plan: &Plan, src: PtrConst, max_depth: usize) -> Opt
     let mut scratch = Vec::new();
     let mut run = Run::new(plan, &mut scratch, max_depth, InstancePath::default());
     // SAFETY: forwarded from the caller's contract.
-    let error = unsafe { run.node(plan.root(), src) }.err()?;
+    let error = *unsafe { run.node(plan.root(), src) }.err()?;
     let root = &plan.node(plan.root()).path;
     Some(error.at_path(run.path.render(root)))
 }
 
+/// How the walk's steps end: an error is boxed, so the common `Ok` is one
+/// register rather than an `Error`-sized value written through memory at
+/// every level.
+type Flow = Result<(), Box<Error>>;
+
 /// One encode: the output, the stack and depth budget, and the path.
 struct Run<'p, 'o, P: PathTracking, S: Sink> {
     plan: &'p Plan,
+    layouts: &'p Layouts,
     out: &'o mut S,
     /// How many more recursive nodes may be entered.
     depth_left: usize,
@@ -172,6 +182,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     fn new(plan: &'p Plan, out: &'o mut S, max_depth: usize, path: P) -> Self {
         Run {
             plan,
+            layouts: plan.layouts(),
             out,
             depth_left: max_depth,
             max_depth,
@@ -189,7 +200,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     ///
     /// # Safety
     /// `src` points at a live value of `plan.node(id).shape`.
-    unsafe fn node(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
+    unsafe fn node(&mut self, id: NodeId, src: PtrConst) -> Flow {
         if stack::stack_pointer() < self.stack_limit {
             // SAFETY: forwarded from this function's contract.
             return unsafe { self.node_on_new_segment(id, src) };
@@ -199,7 +210,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             return unsafe { self.op(id, src) };
         }
         if self.depth_left == 0 {
-            return Err(self.plan.node(id).too_deep(self.max_depth));
+            return Err(Box::new(self.plan.node(id).too_deep(self.max_depth)));
         }
         self.depth_left -= 1;
         // SAFETY: forwarded from this function's contract.
@@ -214,7 +225,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// As [`node`](Self::node).
     #[cold]
     #[inline(never)]
-    unsafe fn node_on_new_segment(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
+    unsafe fn node_on_new_segment(&mut self, id: NodeId, src: PtrConst) -> Flow {
         stack::on_new_segment(|limit| {
             let outer = core::mem::replace(&mut self.stack_limit, limit);
             // SAFETY: forwarded from this function's contract.
@@ -228,11 +239,78 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     ///
     /// # Safety
     /// As [`node`](Self::node).
-    unsafe fn part(&mut self, step: Step, id: NodeId, src: PtrConst) -> Result<(), Error> {
+    unsafe fn part(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
         self.path.enter(step);
         // SAFETY: forwarded from this function's contract.
         unsafe { self.node(id, src) }?;
         self.path.leave();
+        Ok(())
+    }
+
+    /// [`part`](Self::part), with options and pointers followed to their
+    /// payload right here, in a loop, without the stack and depth checks
+    /// and the dispatch of `node` (they are most of what recursive values
+    /// are made of). The loop adds no frame per level, so no stack check is
+    /// skipped; an option or pointer that closes a cycle still goes through
+    /// `node`, which counts its depth.
+    ///
+    /// # Safety
+    /// As [`node`](Self::node).
+    #[inline(always)]
+    unsafe fn follow(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
+        let (plan, layouts) = (self.plan, self.layouts);
+        let (mut id, mut src) = (id, src);
+        self.path.enter(step);
+        let mut entered = 1;
+        loop {
+            // In every arm `src` is a live value of node `id`'s shape (this
+            // function's contract, then what the previous step found).
+            let (step, next, at) = match &plan.node(id).op {
+                Op::Option(op) if !plan.is_recursive(id) => match layouts.presence[id] {
+                    // SAFETY: the rule was calibrated on this option's shape.
+                    Some(presence) => match unsafe { presence.payload(src.raw_ptr()) } {
+                        Some(payload) => {
+                            self.out.push(1);
+                            (Step::Some, op.some, PtrConst::new_sized(payload))
+                        }
+                        None => {
+                            self.out.push(0);
+                            break;
+                        }
+                    },
+                    None => {
+                        // SAFETY: `src` is a live option of node `id`.
+                        unsafe { self.option(id, op, src)? };
+                        break;
+                    }
+                },
+                Op::Pointer(op) if !plan.is_recursive(id) => {
+                    let pointee = match layouts.pointer_layout[id] {
+                        // SAFETY: the layout was calibrated on this pointer's shape.
+                        Some(layout) => unsafe { layout.pointee(src.raw_ptr()) },
+                        // SAFETY: `borrow` belongs to the pointer's shape.
+                        None => unsafe { (op.borrow)(src) },
+                    };
+                    (Step::Pointee, op.pointee, pointee)
+                }
+                scalar if is_scalar(scalar) => {
+                    // SAFETY: `src` is a live value of this scalar kind.
+                    unsafe { write_scalar(scalar, src, self.out) };
+                    break;
+                }
+                _ => {
+                    // SAFETY: `src` is a live value of node `id`'s shape.
+                    unsafe { self.node(id, src)? };
+                    break;
+                }
+            };
+            self.path.enter(step);
+            entered += 1;
+            (id, src) = (next, at);
+        }
+        for _ in 0..entered {
+            self.path.leave();
+        }
         Ok(())
     }
 
@@ -243,7 +321,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// # Safety
     /// As [`node`](Self::node).
     #[inline(always)]
-    unsafe fn child(&mut self, step: Step, id: NodeId, src: PtrConst) -> Result<(), Error> {
+    unsafe fn child(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
         let op = &self.plan.node(id).op;
         if is_scalar(op) {
             // SAFETY: forwarded from this function's contract.
@@ -251,37 +329,44 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             return Ok(());
         }
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.part(step, id, src) }
+        unsafe { self.follow(step, id, src) }
     }
 
     /// # Safety
     /// `src` points at a live value of `plan.node(id).shape`.
-    unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Result<(), Error> {
+    unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Flow {
         let plan = self.plan;
-        if let Some(size) = plan.plain_size(id) {
-            // SAFETY: `src` is a live value of the node's shape, `size` bytes
-            // with no padding (a plain record), which are its wire bytes.
-            let bytes = unsafe { core::slice::from_raw_parts(src.raw_ptr(), size) };
-            self.out.extend(bytes);
-            return Ok(());
-        }
         // SAFETY: (every arm) `src` points at a value of the node's
         // shape, and the lowering chose its op from that shape, so each
         // read has the type and offset facet reported, and each vtable
         // function belongs to that shape.
         unsafe {
             match &plan.node(id).op {
+                Op::Fields(_) | Op::Array(_) if let Some(size) = plan.plain_size(id) => {
+                    // A plain record: `size` bytes with no padding, which are
+                    // its wire bytes (the scalars that are plain write the
+                    // same bytes below).
+                    self.out
+                        .extend(core::slice::from_raw_parts(src.raw_ptr(), size));
+                    Ok(())
+                }
                 Op::Fields(fields) => self.fields(fields, src),
                 Op::Enum(op) => self.enum_(id, op, src),
-                Op::Option(op) => self.option(op, src),
+                Op::Option(op) => self.option(id, op, src),
                 Op::Result(op) => self.result(op, src),
-                Op::Pointer(op) => self.child(Step::Pointee, op.pointee, (op.borrow)(src)),
+                Op::Pointer(op) => {
+                    let pointee = match self.layouts.pointer_layout[id] {
+                        Some(layout) => layout.pointee(src.raw_ptr()),
+                        None => (op.borrow)(src),
+                    };
+                    self.child(Step::Pointee, op.pointee, pointee)
+                }
                 Op::List(op) => self.list(id, op, src),
                 Op::Slice(op) => self.slice(op, src),
                 Op::Array(op) => self.run(&op.elements, src.raw_ptr(), op.len),
                 Op::Set(op) => self.set(id, op, src),
                 Op::Map(op) => self.map(id, op, src),
-                Op::Fallback(_) => self.out.fallback(plan, id, src),
+                Op::Fallback(_) => self.out.fallback(plan, id, src).map_err(Box::new),
                 scalar => {
                     write_scalar(scalar, src, self.out);
                     Ok(())
@@ -292,7 +377,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 
     /// # Safety
     /// `src` points at a live slice of `op`'s vtable (a wide pointer).
-    unsafe fn slice(&mut self, op: &SliceOp, src: PtrConst) -> Result<(), Error> {
+    unsafe fn slice(&mut self, op: &SliceOp, src: PtrConst) -> Flow {
         // SAFETY: the vtable belongs to the slice at `src`; `as_ptr` points
         // at its `len` elements.
         unsafe {
@@ -304,7 +389,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 
     /// # Safety
     /// `src` points at a live struct whose fields these are.
-    unsafe fn fields(&mut self, fields: &[FieldStep], src: PtrConst) -> Result<(), Error> {
+    unsafe fn fields(&mut self, fields: &[FieldStep], src: PtrConst) -> Flow {
         for field in fields {
             // SAFETY: the field lies at its offset inside the live struct.
             unsafe { self.child(Step::Field(field.name), field.node, src.field(field.offset))? };
@@ -314,13 +399,15 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 
     /// # Safety
     /// `src` points at a live enum of node `id`, whose op is `op`.
-    unsafe fn enum_(&mut self, id: NodeId, op: &EnumOp, src: PtrConst) -> Result<(), Error> {
+    unsafe fn enum_(&mut self, id: NodeId, op: &EnumOp, src: PtrConst) -> Flow {
         let at = src.raw_ptr();
         // SAFETY: the discriminant is stored at offset 0 as `op` says.
         let Some(variant) = (unsafe { active_variant(op, at) }) else {
             // SAFETY: as above.
             let discriminant = unsafe { read_discriminant(op.discriminant, at) };
-            return Err(self.plan.node(id).invalid_discriminant(discriminant));
+            return Err(Box::new(
+                self.plan.node(id).invalid_discriminant(discriminant),
+            ));
         };
         self.out.varint(u64::from(variant.index));
         self.path.enter(Step::Variant(variant.name));
@@ -331,12 +418,17 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     }
 
     /// # Safety
-    /// `src` points at a live option of `op`'s vtable.
-    unsafe fn option(&mut self, op: &OptionOp, src: PtrConst) -> Result<(), Error> {
+    /// `src` points at a live option of node `id`, whose op is `op`.
+    unsafe fn option(&mut self, id: NodeId, op: &OptionOp, src: PtrConst) -> Flow {
         // `get_value` returns null for `None` (facet's documented contract),
-        // so one call decides presence and address.
-        // SAFETY: the vtable belongs to the option at `src`.
-        let value = unsafe { (op.vtable.get_value)(src) };
+        // so one call decides presence and address; a calibrated rule reads
+        // the same answer from memory.
+        let value = match self.layouts.presence[id] {
+            // SAFETY: the rule was calibrated on this option's shape.
+            Some(presence) => unsafe { presence.payload(src.raw_ptr()) }.unwrap_or(ptr::null()),
+            // SAFETY: the vtable belongs to the option at `src`.
+            None => unsafe { (op.vtable.get_value)(src) },
+        };
         if value.is_null() {
             self.out.push(0);
             return Ok(());
@@ -348,7 +440,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 
     /// # Safety
     /// `src` points at a live result of `op`'s vtable.
-    unsafe fn result(&mut self, op: &ResultOp, src: PtrConst) -> Result<(), Error> {
+    unsafe fn result(&mut self, op: &ResultOp, src: PtrConst) -> Flow {
         // SAFETY: the vtable belongs to the result at `src`, and `get_ok` /
         // `get_err` are only called on the variant `is_ok` reported.
         unsafe {
@@ -366,10 +458,16 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 
     /// # Safety
     /// `src` points at a live list of node `id`, whose op is `op`.
-    unsafe fn list(&mut self, id: NodeId, op: &ListOp, src: PtrConst) -> Result<(), Error> {
+    unsafe fn list(&mut self, id: NodeId, op: &ListOp, src: PtrConst) -> Flow {
         // SAFETY: the vtable belongs to the list at `src`; `as_ptr` points at
         // `len` contiguous elements.
         unsafe {
+            if let Some(layout) = self.layouts.vec_layout[id] {
+                // The same words `len` and `as_ptr` read (calibrated).
+                let (data, len) = layout.read(src.raw_ptr());
+                self.out.varint(len as u64);
+                return self.run(&op.elements, data, len);
+            }
             let len = (op.vtable.len)(src);
             self.out.varint(len as u64);
             if let Some(as_ptr) = op.vtable.as_ptr {
@@ -377,16 +475,18 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             }
             let mut index = 0;
             collections::for_each_indexed(self.plan.node(id), op, len, src, |element| {
-                self.part(Step::Index(index), op.elements.node, element)?;
+                self.part(Step::Index(index), op.elements.node, element)
+                    .map_err(|error| *error)?;
                 index += 1;
                 Ok(())
             })
+            .map_err(Box::new)
         }
     }
 
     /// # Safety
     /// `src` points at a live set of node `id`, whose op is `op`.
-    unsafe fn set(&mut self, id: NodeId, op: &SetOp, src: PtrConst) -> Result<(), Error> {
+    unsafe fn set(&mut self, id: NodeId, op: &SetOp, src: PtrConst) -> Flow {
         // SAFETY: the set's functions belong to the set at `src`; items are
         // its live elements.
         unsafe {
@@ -394,16 +494,18 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             self.out.varint(len as u64);
             let mut index = 0;
             collections::for_each_iterated(self.plan.node(id), len, &op.iter, src, |element| {
-                self.part(Step::Index(index), op.element, element)?;
+                self.part(Step::Index(index), op.element, element)
+                    .map_err(|error| *error)?;
                 index += 1;
                 Ok(())
             })
+            .map_err(Box::new)
         }
     }
 
     /// # Safety
     /// `src` points at a live map of node `id`, whose op is `op`.
-    unsafe fn map(&mut self, id: NodeId, op: &MapOp, src: PtrConst) -> Result<(), Error> {
+    unsafe fn map(&mut self, id: NodeId, op: &MapOp, src: PtrConst) -> Flow {
         // SAFETY: the map's functions belong to the map at `src`; items are
         // its live entries.
         unsafe {
@@ -412,11 +514,14 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             let mut index = 0;
             let node = self.plan.node(id);
             collections::for_each_iterated(node, len, &op.iter, src, |(key, value)| {
-                self.part(Step::Key(index), op.key, key)?;
-                self.part(Step::Value(index), op.value, value)?;
+                self.part(Step::Key(index), op.key, key)
+                    .map_err(|error| *error)?;
+                self.part(Step::Value(index), op.value, value)
+                    .map_err(|error| *error)?;
                 index += 1;
                 Ok(())
             })
+            .map_err(Box::new)
         }
     }
 
@@ -424,12 +529,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     ///
     /// # Safety
     /// `data` points at `len` live elements of the element node's shape.
-    unsafe fn run(
-        &mut self,
-        elements: &Elements,
-        data: *const u8,
-        len: usize,
-    ) -> Result<(), Error> {
+    unsafe fn run(&mut self, elements: &Elements, data: *const u8, len: usize) -> Flow {
         if len == 0 {
             return Ok(());
         }
@@ -546,6 +646,11 @@ unsafe fn active_variant(op: &EnumOp, at: *const u8) -> Option<&VariantStep> {
         usize::try_from(discriminant)
             .ok()
             .and_then(|index| op.variants.get(index))
+    } else if op.ascending {
+        op.variants
+            .binary_search_by_key(&discriminant, |v| v.discriminant)
+            .ok()
+            .map(|index| &op.variants[index])
     } else {
         op.variants.iter().find(|v| v.discriminant == discriminant)
     }

@@ -10,8 +10,8 @@
 //! a bounded encoded size share one capacity check.
 //!
 //! Reads that need no call where [`PlanFacts`] knows the layout: an option's
-//! presence and payload ([`super::presence`]), a pointer's pointee and a wide
-//! pointer's length ([`super::layout::pointer_layout`]), a `String`'s,
+//! presence and payload ([`crate::calibration::presence`]), a pointer's pointee and a wide
+//! pointer's length ([`crate::calibration::layout::pointer_layout`]), a `String`'s,
 //! `&str`'s or `Vec`'s data and length; slices come as facet's wide pointer
 //! words. Everything else goes through facet's vtable ([`VtableCallEmitter`]).
 
@@ -191,7 +191,7 @@ impl NodeEmitter<'_> {
                 });
             }
             Op::Pointer(op) => {
-                let (pointee, pointee_meta) = match self.facts.pointer_layout[id] {
+                let (pointee, pointee_meta) = match self.facts.layouts.pointer_layout[id] {
                     // The pointee's address from the pointer's own words
                     // (see `layout::pointer_layout`), as facet's words.
                     Some(layout) => {
@@ -212,7 +212,7 @@ impl NodeEmitter<'_> {
             }
             Op::List(op) => match op.vtable.as_ptr {
                 Some(as_ptr) => {
-                    let (elements, len) = match self.facts.vec_layout[id] {
+                    let (elements, len) = match self.facts.layouts.vec_layout[id] {
                         Some(layout) => {
                             let ptr = e.ptr;
                             // Size-only code never reads bytes it would copy.
@@ -394,7 +394,7 @@ impl NodeEmitter<'_> {
         reserved: bool,
         tag_reserved: bool,
     ) {
-        let (is_some, value) = match self.facts.presence[id] {
+        let (is_some, value) = match self.facts.layouts.presence[id] {
             // Calibrated presence (see `presence`): one load and a compare
             // instead of `get_value`.
             Some(presence) => {
@@ -508,8 +508,8 @@ impl NodeEmitter<'_> {
     ) -> (Value, Value) {
         let ptr = e.ptr;
         let layout = match access {
-            StrAccess::String => self.facts.string_layout,
-            StrAccess::StrRef => self.facts.str_ref_layout,
+            StrAccess::String => self.facts.layouts.string_layout,
+            StrAccess::StrRef => self.facts.layouts.str_ref_layout,
             StrAccess::Unsized => None,
         };
         match (access, layout) {

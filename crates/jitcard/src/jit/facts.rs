@@ -20,8 +20,7 @@
 
 use super::Function;
 use super::emit::VARINT_STORE;
-use super::layout::{self, PointerLayout, PtrLenLayout};
-use super::presence::{self, KnownLayouts, Presence};
+use crate::calibration::Layouts;
 use crate::plan::{NodeId, NodeMap, Op, Plan, children};
 use crate::wire;
 
@@ -32,16 +31,8 @@ pub(crate) struct PlanFacts {
     /// Upper bound of each node's encoded size, when bounded and free of
     /// calls that write (so one capacity check can cover it).
     pub max_size: NodeMap<Option<usize>>,
-    /// Calibrated `Vec` layout of each contiguous list node.
-    pub vec_layout: NodeMap<Option<PtrLenLayout>>,
-    /// Calibrated `String` layout on this host.
-    pub string_layout: Option<PtrLenLayout>,
-    /// Calibrated `&str` layout on this host.
-    pub str_ref_layout: Option<PtrLenLayout>,
-    /// Where each pointer node's pointee is, when known without a call.
-    pub pointer_layout: NodeMap<Option<PointerLayout>>,
-    /// How each option node tells `None` from `Some` without a call.
-    pub presence: NodeMap<Option<Presence>>,
+    /// The plan's calibrated layouts (see [`crate::calibration`]).
+    pub layouts: Layouts,
 }
 
 impl PlanFacts {
@@ -56,27 +47,10 @@ impl PlanFacts {
         }
         outline_large_shared_nodes(plan, &mut own_function);
         let max_size = bounded_sizes(plan, &own_function);
-        let vec_layout = vec_layouts(plan);
-        let string_layout = layout::string_layout();
-        let str_ref_layout = layout::str_ref_layout();
-        let pointer_layout = pointer_layouts(plan);
-        let presence = presence::presences(
-            plan,
-            &KnownLayouts {
-                string: string_layout,
-                str_ref: str_ref_layout,
-                vecs: &vec_layout,
-                pointers: &pointer_layout,
-            },
-        );
         PlanFacts {
             own_function,
             max_size,
-            vec_layout,
-            string_layout,
-            str_ref_layout,
-            pointer_layout,
-            presence,
+            layouts: plan.layouts().clone(),
         }
     }
 
@@ -122,27 +96,6 @@ pub(crate) fn decode_functions(plan: &Plan) -> NodeMap<bool> {
 /// plan has (inlining must stop at a cycle).
 fn entry_and_recursive(plan: &Plan) -> NodeMap<bool> {
     NodeMap::of(plan, |id| id == plan.root() || plan.is_recursive(id))
-}
-
-/// The calibrated `Vec` layout of each contiguous list node.
-pub(crate) fn vec_layouts(plan: &Plan) -> NodeMap<Option<PtrLenLayout>> {
-    NodeMap::of(plan, |id| {
-        let node = plan.node(id);
-        match (&node.op, node.shape.def) {
-            (Op::List(op), facet_core::Def::List(def)) if op.vtable.as_ptr.is_some() => {
-                layout::vec_layout(node.shape, &def)
-            }
-            _ => None,
-        }
-    })
-}
-
-/// The calibrated layout of each pointer node (see [`layout::pointer_layout`]).
-pub(crate) fn pointer_layouts(plan: &Plan) -> NodeMap<Option<PointerLayout>> {
-    NodeMap::of(plan, |id| match &plan.node(id).op {
-        Op::Pointer(op) => layout::pointer_layout(plan.node(id).shape, plan.node(op.pointee).shape),
-        _ => None,
-    })
 }
 
 /// Estimated IR size of a node that is used more than once, above which it

@@ -32,8 +32,6 @@ pub(crate) mod diagnostics;
 mod emit;
 mod facet_ptr;
 mod facts;
-mod layout;
-mod presence;
 pub(crate) mod runtime;
 mod tiers;
 pub(crate) mod trampolines;
@@ -466,7 +464,6 @@ pub(crate) fn compile_decoder(plan: &Plan, mode: VtableCalls) -> Result<Compiled
 fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledDecoder, Error> {
     let started = Instant::now();
     let own_function = facts::decode_functions(plan);
-    let vec_layouts = facts::vec_layouts(plan);
     let entry = EntryHelpers {
         cursor_in_registers: false,
         grow_stack: runtime::grow_stack::<DecodeCtx> as *const u8,
@@ -491,7 +488,7 @@ fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledD
                 function_node: function.node(),
                 functions: callees.nodes,
                 stack_scratch: std::cell::Cell::new(0),
-                vec_layouts: &vec_layouts,
+                vec_layouts: &plan.layouts().vec_layout,
             };
             nodes.function_body(e, data, meta);
         },

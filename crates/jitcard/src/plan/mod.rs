@@ -69,9 +69,19 @@ pub struct Plan {
     max_wire_sizes: Vec<Option<usize>>,
     /// Per node: its size, when it is a plain record (see [`Plan::plain_size`]).
     plain_sizes: Vec<Option<usize>>,
+    /// The calibrated layouts of its nodes, found when it is lowered (see
+    /// [`Plan::layouts`]).
+    layouts: std::sync::OnceLock<crate::calibration::Layouts>,
 }
 
 impl Plan {
+    /// What run-time calibration knows about this plan's nodes' layouts
+    /// (see [`crate::calibration`]), found when the plan is lowered.
+    pub(crate) fn layouts(&self) -> &crate::calibration::Layouts {
+        self.layouts
+            .get_or_init(|| crate::calibration::Layouts::of(self))
+    }
+
     /// The node of the root shape.
     pub fn root(&self) -> NodeId {
         self.root
@@ -359,6 +369,10 @@ pub struct EnumOp {
     /// True when every variant's discriminant equals its index, so the
     /// discriminant can index `variants` directly.
     pub dense: bool,
+    /// True when the discriminants increase with the index (as they do
+    /// unless a variant sets one lower than its predecessor's), so a binary
+    /// search finds the variant of a discriminant.
+    pub ascending: bool,
 }
 
 /// How to read an enum's discriminant: the repr's integer type.

@@ -94,10 +94,14 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
         min_wire_sizes: Vec::new(),
         max_wire_sizes: Vec::new(),
         plain_sizes,
+        layouts: std::sync::OnceLock::new(),
     };
     plan.recursive = super::graph::cycle_breakers(&plan);
     plan.min_wire_sizes = super::sizes::min_wire_sizes(&plan);
     plan.max_wire_sizes = super::sizes::max_wire_sizes(&plan);
+    // Calibrated now, while lowering has its stack room, not on an encode's
+    // first call, which may run with little stack left.
+    plan.layouts();
     Ok(plan)
 }
 
@@ -416,10 +420,14 @@ impl Lowerer {
         let dense = variants
             .iter()
             .all(|v| v.discriminant == i64::from(v.index));
+        let ascending = variants
+            .windows(2)
+            .all(|pair| pair[0].discriminant < pair[1].discriminant);
         Ok(Op::Enum(EnumOp {
             discriminant,
             variants,
             dense,
+            ascending,
         }))
     }
 

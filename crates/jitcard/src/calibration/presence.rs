@@ -114,6 +114,29 @@ pub(crate) struct Presence {
     pub payload_offset: i32,
 }
 
+impl Presence {
+    /// The payload of the option at `at`, or `None` for `None`: what
+    /// facet's `get_value` returns, read as generated code reads it.
+    ///
+    /// # Safety
+    /// `at` points at a live option of the shape this rule was found for.
+    #[inline(always)]
+    pub unsafe fn payload(self, at: *const u8) -> Option<*const u8> {
+        // SAFETY: the rule's bytes and the payload lie inside the option
+        // (the caller's contract and the calibration).
+        unsafe {
+            let field = at.add(self.offset as usize);
+            let word = match self.width {
+                1 => u64::from(*field),
+                2 => u64::from(field.cast::<u16>().read_unaligned()),
+                4 => u64::from(field.cast::<u32>().read_unaligned()),
+                _ => field.cast::<u64>().read_unaligned(),
+            };
+            (word != self.none).then(|| at.add(self.payload_offset as usize))
+        }
+    }
+}
+
 /// The layouts calibrated elsewhere that niches come from.
 pub(crate) struct KnownLayouts<'a> {
     pub string: Option<PtrLenLayout>,
@@ -676,7 +699,7 @@ mod tests {
 
     /// Checks every option field's rule against facet's `get_value` on
     /// `value` (the truth), returning how many fields had a rule.
-    fn check(plan: &Plan, facts: &super::super::facts::PlanFacts, value: &Kinds) -> usize {
+    fn check(plan: &Plan, facts: &crate::calibration::Layouts, value: &Kinds) -> usize {
         let Op::Fields(fields) = &plan.node(plan.root()).op else {
             panic!("a struct")
         };
@@ -719,7 +742,7 @@ mod tests {
     #[test]
     fn every_kind_of_option_gets_a_rule_that_matches_get_value() {
         let plan = crate::plan::lower(Kinds::SHAPE).expect("encodable");
-        let facts = super::super::facts::PlanFacts::of(&plan);
+        let facts = crate::calibration::Layouts::of(&plan);
         // Optimized builds probe, and every kind gets a rule (CI runs this
         // test in release too); unoptimized ones only use the guaranteed
         // rule of `Option<Box<T>>` (see `PROBES`).
@@ -742,7 +765,7 @@ mod tests {
     )]
     fn nested_options_use_an_invalid_inner_tag() {
         let plan = crate::plan::lower(<Option<Option<Option<bool>>>>::SHAPE).expect("encodable");
-        let facts = super::super::facts::PlanFacts::of(&plan);
+        let facts = crate::calibration::Layouts::of(&plan);
         let rules: Vec<Presence> = facts.presence.iter().filter_map(|(_, p)| *p).collect();
         assert_eq!(rules.len(), 3, "{rules:?}");
         let mut nones: Vec<u64> = rules.iter().map(|r| r.none).collect();
@@ -764,7 +787,7 @@ mod tests {
             b: u32,
         }
         let plan = crate::plan::lower(<Option<Padded>>::SHAPE).expect("encodable");
-        let facts = super::super::facts::PlanFacts::of(&plan);
+        let facts = crate::calibration::Layouts::of(&plan);
         assert_eq!(facts.presence[plan.root()], None);
     }
 }

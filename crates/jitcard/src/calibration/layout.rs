@@ -171,6 +171,7 @@ pub(crate) fn vec_layout(shape: &'static Shape, def: &ListDef) -> Option<PtrLenL
 /// sized `T`, is one pointer word whose `None` is null (see the module
 /// doc): its layout is one word, and facet's `init_none` writes zero over a
 /// word of ones.
+#[cfg_attr(not(feature = "jit"), allow(dead_code))] // used by generated decoders
 pub(crate) fn option_box_is_pointer(shape: &'static Shape, vtable: &OptionVTable) -> bool {
     let word = shape
         .layout
@@ -189,6 +190,7 @@ pub(crate) fn option_box_is_pointer(shape: &'static Shape, vtable: &OptionVTable
 /// The calibrated words of the `Box<[T]>` `shape`, built by `builder`,
 /// whose elements are `stride` bytes aligned to `align` and valid whatever
 /// their bytes (see the module doc).
+#[cfg_attr(not(feature = "jit"), allow(dead_code))] // used by generated decoders
 pub(crate) fn boxed_slice_layout(
     shape: &'static Shape,
     builder: &'static facet_core::SliceBuilderVTable,
@@ -252,6 +254,27 @@ pub(crate) fn boxed_slice_layout(
 }
 
 impl PtrLenLayout {
+    /// The data pointer and length of the value at `at`.
+    ///
+    /// # Safety
+    /// `at` points at a live value of the type this layout was found for.
+    #[inline(always)]
+    pub unsafe fn read(self, at: *const u8) -> (*const u8, usize) {
+        // SAFETY: both words lie inside the value (the caller's contract and
+        // the calibration); the pointer word is read as a pointer, keeping
+        // its provenance.
+        unsafe {
+            (
+                at.add(self.ptr_offset as usize)
+                    .cast::<*const u8>()
+                    .read_unaligned(),
+                at.add(self.len_offset as usize)
+                    .cast::<usize>()
+                    .read_unaligned(),
+            )
+        }
+    }
+
     /// The capacity word of a three-word `String`/`Vec` layout found by
     /// [`locate`] (the word that is neither the pointer nor the length).
     pub fn capacity_offset(self) -> i32 {
@@ -269,6 +292,29 @@ pub(crate) struct PointerLayout {
     /// Bytes from that address to the pointee (the reference counts of
     /// `Arc`/`Rc`; 0 otherwise).
     pub data_offset: i32,
+}
+
+impl PointerLayout {
+    /// The pointee of the pointer at `at`, as facet's `borrow` returns it
+    /// (a wide pointer carries the length as its metadata).
+    ///
+    /// # Safety
+    /// `at` points at a live pointer of the shape this layout was found for.
+    #[inline(always)]
+    pub unsafe fn pointee(self, at: *const u8) -> PtrConst {
+        // SAFETY: the words lie inside the live pointer (the caller's
+        // contract and the calibration); the address word is read as a
+        // pointer, keeping its provenance, and the pointee lies
+        // `data_offset` bytes into the allocation it points at.
+        unsafe {
+            let word = |offset: i32| at.add(offset as usize).cast::<*const u8>().read_unaligned();
+            let address = word(self.data_word).add(self.data_offset as usize);
+            match self.len_word {
+                None => PtrConst::new_sized(address),
+                Some(len_word) => PtrConst::new_wide(address, word(len_word).cast()),
+            }
+        }
+    }
 }
 
 /// The pointer kinds [`pointer_layout`] knows, by how they are built.
@@ -473,7 +519,6 @@ mod tests {
     use facet_core::{Def, PtrConst};
 
     use super::*;
-    use crate::jit::facet_ptr;
 
     #[derive(Facet, Clone, Copy, Default)]
     #[repr(align(16))]
@@ -488,27 +533,11 @@ mod tests {
         let layout = pointer_layout(P::SHAPE, pointee)
             .unwrap_or_else(|| panic!("{} has a calibrated layout", P::SHAPE));
         let base = (value as *const P).cast::<u8>();
-        let word = |offset: i32| {
-            // SAFETY: the offset is one of the pointer's words (calibrated).
-            unsafe { base.add(offset as usize).cast::<usize>().read() }
-        };
-        let address = word(layout.data_word) + layout.data_offset as usize;
-        let expected = facet_ptr::words(
-            // SAFETY: `borrow` belongs to `P`'s shape and gets a live `P`.
-            unsafe { (def.vtable.borrow_fn.expect("borrowable"))(PtrConst::new(base)) },
-        );
-        match layout.len_word {
-            None => assert_eq!((address as *const u8, 0), expected, "{}", P::SHAPE),
-            Some(len) => assert_eq!(
-                (
-                    (address | facet_ptr::WIDE_TAG as usize) as *const u8,
-                    word(len)
-                ),
-                expected,
-                "{}",
-                P::SHAPE
-            ),
-        }
+        // SAFETY: `borrow` belongs to `P`'s shape and gets a live `P`.
+        let expected = unsafe { (def.vtable.borrow_fn.expect("borrowable"))(PtrConst::new(base)) };
+        // SAFETY: `base` is a live `P`, the shape `layout` was found for.
+        let built = unsafe { layout.pointee(base) };
+        assert!(built == expected, "{}", P::SHAPE);
     }
 
     #[test]
