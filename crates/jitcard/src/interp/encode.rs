@@ -555,6 +555,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 /// # Safety
 /// `src` points at a live value of the scalar kind `op` names. Reads are
 /// unaligned, so no alignment assumption is made.
+#[inline(always)]
 unsafe fn write_scalar(op: &Op, src: PtrConst, out: &mut impl Sink) {
     let at = src.raw_ptr();
     // SAFETY: forwarded from the caller's contract.
