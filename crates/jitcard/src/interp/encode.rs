@@ -647,11 +647,12 @@ unsafe fn active_variant(op: &EnumOp, at: *const u8) -> Option<&VariantStep> {
         usize::try_from(discriminant)
             .ok()
             .and_then(|index| op.variants.get(index))
-    } else if op.ascending {
-        op.variants
-            .binary_search_by_key(&discriminant, |v| v.discriminant)
-            .ok()
-            .map(|index| &op.variants[index])
+    } else if !op.table.is_empty() {
+        let entry = discriminant
+            .checked_sub(op.table_base)
+            .and_then(|offset| usize::try_from(offset).ok())
+            .and_then(|offset| op.table.get(offset))?;
+        op.variants.get(*entry as usize)
     } else {
         op.variants.iter().find(|v| v.discriminant == discriminant)
     }

@@ -369,10 +369,19 @@ pub struct EnumOp {
     /// True when every variant's discriminant equals its index, so the
     /// discriminant can index `variants` directly.
     pub dense: bool,
-    /// True when the discriminants increase with the index (as they do
-    /// unless a variant sets one lower than its predecessor's), so a binary
-    /// search finds the variant of a discriminant.
-    pub ascending: bool,
+    /// For an enum that is not dense but whose discriminants span at most
+    /// [`EnumOp::MAX_TABLE`] values: the variant index of each discriminant
+    /// from [`table_base`](Self::table_base) on (`u32::MAX` where no variant
+    /// has it), so the interpreter finds a variant with one load instead of
+    /// a search. Empty otherwise.
+    pub table: Vec<u32>,
+    /// The discriminant of `table[0]`.
+    pub table_base: i64,
+}
+
+impl EnumOp {
+    /// Most entries of a discriminant [`table`](Self::table).
+    pub const MAX_TABLE: usize = 4096;
 }
 
 /// How to read an enum's discriminant: the repr's integer type.

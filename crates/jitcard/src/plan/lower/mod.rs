@@ -105,6 +105,26 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
     Ok(plan)
 }
 
+/// The variant index of each discriminant of a sparse enum, from the lowest
+/// discriminant on (see [`EnumOp::table`]): empty for dense enums and for
+/// discriminants too far apart.
+fn discriminant_table(variants: &[VariantStep], dense: bool) -> (Vec<u32>, i64) {
+    let lowest = variants.iter().map(|v| v.discriminant).min();
+    let highest = variants.iter().map(|v| v.discriminant).max();
+    let (Some(lowest), Some(highest), false) = (lowest, highest, dense) else {
+        return (Vec::new(), 0);
+    };
+    let span = highest.abs_diff(lowest);
+    if span >= EnumOp::MAX_TABLE as u64 {
+        return (Vec::new(), 0);
+    }
+    let mut table = vec![u32::MAX; span as usize + 1];
+    for variant in variants {
+        table[variant.discriminant.abs_diff(lowest) as usize] = variant.index;
+    }
+    (table, lowest)
+}
+
 /// *Plain records*, values whose memory is their wire form byte for byte:
 /// structs, tuples and arrays made only of `u8`, `i8` and little-endian
 /// `f32`/`f64`, with no padding (each field starts where the previous one
@@ -420,14 +440,13 @@ impl Lowerer {
         let dense = variants
             .iter()
             .all(|v| v.discriminant == i64::from(v.index));
-        let ascending = variants
-            .windows(2)
-            .all(|pair| pair[0].discriminant < pair[1].discriminant);
+        let (table, table_base) = discriminant_table(&variants, dense);
         Ok(Op::Enum(EnumOp {
             discriminant,
             variants,
             dense,
-            ascending,
+            table,
+            table_base,
         }))
     }
 
