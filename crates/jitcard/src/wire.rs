@@ -50,36 +50,40 @@ const fn spread_7bit_groups(value: u64) -> u64 {
 /// The continuation bit of every byte of a word.
 const ALL_CONTINUE: u64 = 0x8080_8080_8080_8080;
 
-/// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
-/// many bytes it took (bytes past that may be overwritten too).
+/// `value` as an unsigned LEB128 varint: its first eight bytes as a
+/// little-endian word, the next two (zero when unused) and the length.
 ///
 /// No loop: below 2^56 the bytes are [`spread_7bit_groups`] with the
 /// continuation bit on all but the last; from 2^56 all eight continue and
 /// the top 8 bits follow in one or two bytes.
-#[inline]
-pub fn encode_varint_u64(value: u64, bytes: &mut [u8; MAX_VARINT_U64_LEN]) -> usize {
+#[inline(always)]
+const fn varint_u64_words(value: u64) -> (u64, u16, usize) {
     if value < 0x80 {
-        bytes[0] = value as u8;
-        return 1;
+        return (value, 0, 1);
     }
     let groups = spread_7bit_groups(value);
     if value < 1 << 56 {
         // ceil(bits / 7) bytes, 2..=8 here.
         let len = (64 - value.leading_zeros() as usize).div_ceil(7);
         let continued = ALL_CONTINUE >> (8 * (9 - len));
-        bytes[..8].copy_from_slice(&(groups | continued).to_le_bytes());
-        return len;
+        return (groups | continued, 0, len);
     }
-    bytes[..8].copy_from_slice(&(groups | ALL_CONTINUE).to_le_bytes());
     let top = value >> 56;
     if top < 0x80 {
-        bytes[8] = top as u8;
-        9
+        (groups | ALL_CONTINUE, top as u16, 9)
     } else {
-        bytes[8] = top as u8 | 0x80;
-        bytes[9] = 1;
-        10
+        (groups | ALL_CONTINUE, (top as u16 | 0x80) | (1 << 8), 10)
     }
+}
+
+/// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
+/// many bytes it took (bytes past that may be overwritten too).
+#[inline]
+pub fn encode_varint_u64(value: u64, bytes: &mut [u8; MAX_VARINT_U64_LEN]) -> usize {
+    let (low, high, len) = varint_u64_words(value);
+    bytes[..8].copy_from_slice(&low.to_le_bytes());
+    bytes[8..].copy_from_slice(&high.to_le_bytes());
+    len
 }
 
 /// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how
@@ -103,11 +107,29 @@ pub fn encode_varint_u128(value: u128, bytes: &mut [u8; MAX_VARINT_U128_LEN]) ->
 
 /// Appends `value` as an unsigned LEB128 varint (what postcard writes for
 /// `u16`, `u32`, `u64`, `usize`, lengths and enum variant indices).
+///
+/// The words are stored straight into the vector's spare room (not through
+/// a buffer on the stack, whose byte stores a wider reload would wait for).
 #[inline]
 pub fn write_varint_u64(out: &mut Vec<u8>, value: u64) {
-    let mut bytes = [0u8; MAX_VARINT_U64_LEN];
-    let len = encode_varint_u64(value, &mut bytes);
-    append_prefix(out, &bytes, len);
+    if value < 0x80 {
+        out.push(value as u8);
+        return;
+    }
+    let (low, high, len) = varint_u64_words(value);
+    out.reserve(MAX_VARINT_U64_LEN);
+    let at = out.len();
+    // SAFETY: `reserve` made room for `MAX_VARINT_U64_LEN` (10) bytes past
+    // the length; the two stores initialize all ten, and the new length
+    // covers `len <= 10` of them.
+    unsafe {
+        let end = out.as_mut_ptr().add(at);
+        end.cast::<[u8; 8]>().write_unaligned(low.to_le_bytes());
+        end.add(8)
+            .cast::<[u8; 2]>()
+            .write_unaligned(high.to_le_bytes());
+        out.set_len(at + len);
+    }
 }
 
 /// Appends the first `len` of `bytes` (a small fixed-size buffer): all of
