@@ -583,6 +583,7 @@ fn is_scalar(op: &Op) -> bool {
 
 /// # Safety
 /// `at` points at an integer of the given kind.
+#[inline(always)]
 unsafe fn write_int(kind: IntKind, at: *const u8, out: &mut impl Sink) {
     // SAFETY: the caller guarantees an integer of `kind` lives at `at`.
     unsafe {
