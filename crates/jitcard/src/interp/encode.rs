@@ -334,6 +334,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 
     /// # Safety
     /// `src` points at a live value of `plan.node(id).shape`.
+    #[inline(always)]
     unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Flow {
         let plan = self.plan;
         // SAFETY: (every arm) `src` points at a value of the node's
