@@ -332,9 +332,15 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
         unsafe { self.follow(step, id, src) }
     }
 
+    /// Never inlined: [`node`](Self::node) checks the stack in a small
+    /// frame of its own, before this one (which holds every kind's locals)
+    /// is allocated. Inlined, a root call with a few KiB of stack left
+    /// overflowed before its first check (`adversarial`'s
+    /// `jit_root_frame_larger_than_remaining_stack` catches it).
+    ///
     /// # Safety
     /// `src` points at a live value of `plan.node(id).shape`.
-    #[inline(always)]
+    #[inline(never)]
     unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Flow {
         let plan = self.plan;
         // SAFETY: (every arm) `src` points at a value of the node's
