@@ -1,7 +1,8 @@
 //! What code generation needs to know about a plan before emitting any
 //! function: which nodes get a function of their own, the bounded encoded
 //! size of each node (for shared capacity checks), and the calibrated
-//! layouts it may load inline (strings, vectors, pointers, option presence).
+//! layouts it may load inline (strings, vectors, pointers, option presence:
+//! the plan's own, see [`crate::calibration`]).
 //! Analysis only, every answer keyed by [`NodeId`]; [`super::codegen`] and
 //! [`super::decode_codegen`] emit.
 //!
