@@ -38,8 +38,32 @@ pub(crate) struct Layouts {
 
 impl Layouts {
     /// Calibrates every node of `plan` (use [`Plan::layouts`], which does
-    /// this once).
+    /// this once). Fails safe: should the probing code panic (a shape that
+    /// breaks an assumption it did not check), no node gets a layout and
+    /// every engine keeps the vtable calls, rather than building an encoder
+    /// failing with a panic.
     pub fn of(plan: &Plan) -> Layouts {
+        Layouts::guarded(plan, Layouts::probe)
+    }
+
+    /// `probe`'s layouts, or none if it panics.
+    fn guarded(plan: &Plan, probe: impl FnOnce(&Plan) -> Layouts) -> Layouts {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| probe(plan)))
+            .unwrap_or_else(|_| Layouts::none(plan))
+    }
+
+    /// No calibrated layout for any node.
+    fn none(plan: &Plan) -> Layouts {
+        Layouts {
+            vec_layout: NodeMap::filled(plan, None),
+            string_layout: None,
+            str_ref_layout: None,
+            pointer_layout: NodeMap::filled(plan, None),
+            presence: NodeMap::filled(plan, None),
+        }
+    }
+
+    fn probe(plan: &Plan) -> Layouts {
         let vec_layout = vec_layouts(plan);
         let string_layout = layout::string_layout();
         let str_ref_layout = layout::str_ref_layout();
@@ -82,4 +106,32 @@ fn pointer_layouts(plan: &Plan) -> NodeMap<Option<PointerLayout>> {
         Op::Pointer(op) => layout::pointer_layout(plan.node(id).shape, plan.node(op.pointee).shape),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use facet::Facet;
+
+    use super::*;
+
+    #[derive(Facet)]
+    struct Record {
+        boxed: Option<Box<u64>>,
+        list: Vec<u32>,
+    }
+
+    #[test]
+    fn a_panicking_probe_leaves_every_node_on_the_call_path() {
+        let plan = crate::plan::lower(Record::SHAPE).expect("encodable");
+        let calibrated = Layouts::of(&plan);
+        assert!(
+            calibrated.presence.iter().any(|(_, p)| p.is_some()),
+            "Option<Box<u64>> has a rule (a language guarantee)"
+        );
+        let failed = Layouts::guarded(&plan, |_| panic!("a probe's assumption broke"));
+        assert!(failed.presence.iter().all(|(_, p)| p.is_none()));
+        assert!(failed.vec_layout.iter().all(|(_, l)| l.is_none()));
+        assert!(failed.pointer_layout.iter().all(|(_, l)| l.is_none()));
+        assert_eq!((failed.string_layout, failed.str_ref_layout), (None, None));
+    }
 }
