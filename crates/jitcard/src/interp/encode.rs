@@ -27,7 +27,7 @@ use crate::collections;
 use crate::fallback;
 use crate::plan::{
     DiscriminantRead, Elements, EnumOp, FieldStep, IntKind, ListOp, MapOp, NodeId, Op, OptionOp,
-    Plan, ResultOp, SetOp, SliceOp, StrAccess, VariantStep,
+    Plan, PointerOp, ResultOp, SetOp, SliceOp, StrAccess, VariantStep,
 };
 use crate::stack;
 use crate::wire::{self, zigzag_i64};
@@ -258,7 +258,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// As [`node`](Self::node).
     #[inline(always)]
     unsafe fn follow(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
-        let (plan, layouts) = (self.plan, self.layouts);
+        let plan = self.plan;
         let (mut id, mut src) = (id, src);
         self.path.enter(step);
         let mut entered = 1;
@@ -266,9 +266,9 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             // In every arm `src` is a live value of node `id`'s shape (this
             // function's contract, then what the previous step found).
             let (step, next, at) = match &plan.node(id).op {
-                Op::Option(op) if !plan.is_recursive(id) => match layouts.presence[id] {
-                    // SAFETY: the rule was calibrated on this option's shape.
-                    Some(presence) => match unsafe { presence.payload(src.raw_ptr()) } {
+                Op::Option(op) if !plan.is_recursive(id) => {
+                    // SAFETY: `src` is a live option of node `id`.
+                    match unsafe { self.option_payload(id, op, src) } {
                         Some(payload) => {
                             self.out.push(1);
                             (Step::Some, op.some, PtrConst::new_sized(payload))
@@ -277,20 +277,11 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                             self.out.push(0);
                             break;
                         }
-                    },
-                    None => {
-                        // SAFETY: `src` is a live option of node `id`.
-                        unsafe { self.option(id, op, src)? };
-                        break;
                     }
-                },
+                }
                 Op::Pointer(op) if !plan.is_recursive(id) => {
-                    let pointee = match layouts.pointer_layout[id] {
-                        // SAFETY: the layout was calibrated on this pointer's shape.
-                        Some(layout) => unsafe { layout.pointee(src.raw_ptr()) },
-                        // SAFETY: `borrow` belongs to the pointer's shape.
-                        None => unsafe { (op.borrow)(src) },
-                    };
+                    // SAFETY: `src` is a live pointer of node `id`.
+                    let pointee = unsafe { self.pointee(id, op, src) };
                     (Step::Pointee, op.pointee, pointee)
                 }
                 scalar if is_scalar(scalar) => {
@@ -361,13 +352,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                 Op::Enum(op) => self.enum_(id, op, src),
                 Op::Option(op) => self.option(id, op, src),
                 Op::Result(op) => self.result(op, src),
-                Op::Pointer(op) => {
-                    let pointee = match self.layouts.pointer_layout[id] {
-                        Some(layout) => layout.pointee(src.raw_ptr()),
-                        None => (op.borrow)(src),
-                    };
-                    self.child(Step::Pointee, op.pointee, pointee)
-                }
+                Op::Pointer(op) => self.child(Step::Pointee, op.pointee, self.pointee(id, op, src)),
                 Op::List(op) => self.list(id, op, src),
                 Op::Slice(op) => self.slice(op, src),
                 Op::Array(op) => self.run(&op.elements, src.raw_ptr(), op.len),
@@ -427,22 +412,48 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// # Safety
     /// `src` points at a live option of node `id`, whose op is `op`.
     unsafe fn option(&mut self, id: NodeId, op: &OptionOp, src: PtrConst) -> Flow {
-        // `get_value` returns null for `None` (facet's documented contract),
-        // so one call decides presence and address; a calibrated rule reads
-        // the same answer from memory.
-        let value = match self.layouts.presence[id] {
-            // SAFETY: the rule was calibrated on this option's shape.
-            Some(presence) => unsafe { presence.payload(src.raw_ptr()) }.unwrap_or(ptr::null()),
-            // SAFETY: the vtable belongs to the option at `src`.
-            None => unsafe { (op.vtable.get_value)(src) },
-        };
-        if value.is_null() {
+        // SAFETY: forwarded from this function's contract.
+        let Some(value) = (unsafe { self.option_payload(id, op, src) }) else {
             self.out.push(0);
             return Ok(());
-        }
+        };
         self.out.push(1);
-        // SAFETY: a non-null `get_value` points at the live `Some` value.
-        unsafe { self.child(Step::Some, op.some, PtrConst::new(value)) }
+        // SAFETY: the payload is the live `Some` value.
+        unsafe { self.child(Step::Some, op.some, PtrConst::new_sized(value)) }
+    }
+
+    /// The payload of the option at `src`, or `None` for `None`: read with
+    /// the calibrated rule where there is one, else from facet's
+    /// `get_value` (null for `None`, its documented contract).
+    ///
+    /// # Safety
+    /// `src` points at a live option of node `id`, whose op is `op`.
+    #[inline(always)]
+    unsafe fn option_payload(&self, id: NodeId, op: &OptionOp, src: PtrConst) -> Option<*const u8> {
+        match self.layouts.presence[id] {
+            // SAFETY: the rule was calibrated on this option's shape.
+            Some(presence) => unsafe { presence.payload(src.raw_ptr()) },
+            None => {
+                // SAFETY: the vtable belongs to the option at `src`.
+                let value = unsafe { (op.vtable.get_value)(src) };
+                (!value.is_null()).then_some(value)
+            }
+        }
+    }
+
+    /// The pointee of the pointer at `src`: from the calibrated layout where
+    /// there is one, else from facet's `borrow`.
+    ///
+    /// # Safety
+    /// `src` points at a live pointer of node `id`, whose op is `op`.
+    #[inline(always)]
+    unsafe fn pointee(&self, id: NodeId, op: &PointerOp, src: PtrConst) -> PtrConst {
+        match self.layouts.pointer_layout[id] {
+            // SAFETY: the layout was calibrated on this pointer's shape.
+            Some(layout) => unsafe { layout.pointee(src.raw_ptr()) },
+            // SAFETY: `borrow` belongs to the pointer's shape.
+            None => unsafe { (op.borrow)(src) },
+        }
     }
 
     /// # Safety
