@@ -33,6 +33,7 @@ use crate::stack;
 use crate::wire::{self, zigzag_i64};
 
 use super::path::{InstancePath, NoPath, PathTracking, Step};
+use super::program::{Code, Part, Program, Scalar};
 
 /// Appends the encoding of the value at `src`, whose shape is the plan's root.
 ///
@@ -168,6 +169,8 @@ type Flow = Result<(), Box<Error>>;
 /// One encode: the output, the stack and depth budget, and the path.
 struct Run<'p, 'o, P: PathTracking, S: Sink> {
     plan: &'p Plan,
+    /// The plan's flat form: each hop reads its node's code here.
+    program: &'p Program,
     layouts: &'p Layouts,
     out: &'o mut S,
     /// How many more recursive nodes may be entered.
@@ -182,6 +185,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     fn new(plan: &'p Plan, out: &'o mut S, max_depth: usize, path: P) -> Self {
         Run {
             plan,
+            program: plan.interp_program(),
             layouts: plan.layouts(),
             out,
             depth_left: max_depth,
@@ -205,16 +209,17 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             // SAFETY: forwarded from this function's contract.
             return unsafe { self.node_on_new_segment(id, src) };
         }
-        if !self.plan.is_recursive(id) {
+        let entry = self.program.entry(id);
+        if !entry.recursive {
             // SAFETY: forwarded from this function's contract.
-            return unsafe { self.op(id, src) };
+            return unsafe { self.op(id, &entry.code, src) };
         }
         if self.depth_left == 0 {
             return Err(Box::new(self.plan.node(id).too_deep(self.max_depth)));
         }
         self.depth_left -= 1;
         // SAFETY: forwarded from this function's contract.
-        let result = unsafe { self.op(id, src) };
+        let result = unsafe { self.op(id, &entry.code, src) };
         self.depth_left += 1;
         result
     }
@@ -247,31 +252,54 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
         Ok(())
     }
 
-    /// [`part`](Self::part), with options and pointers followed to their
-    /// payload right here, in a loop, without the stack and depth checks
-    /// and the dispatch of `node` (they are most of what recursive values
-    /// are made of). The loop adds no frame per level, so no stack check is
-    /// skipped; an option or pointer that closes a cycle still goes through
-    /// `node`, which counts its depth.
+    /// [`part`](Self::part), with a scalar written right here, and options
+    /// and pointers followed to their payload in [`follow`](Self::follow):
+    /// scalars cannot fail, recurse or nest, so they skip the stack and
+    /// depth checks and the dispatch of [`node`](Self::node) (most parts
+    /// are scalars).
     ///
     /// # Safety
     /// As [`node`](Self::node).
     #[inline(always)]
-    unsafe fn follow(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
-        let plan = self.plan;
-        let (mut id, mut src) = (id, src);
+    unsafe fn child(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
+        let code = &self.program.entry(id).code;
+        if let Code::Scalar(scalar) = *code {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { write_scalar(scalar, src, self.out) };
+            return Ok(());
+        }
         self.path.enter(step);
-        let mut entered = 1;
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.follow(id, code, src)? };
+        self.path.leave();
+        Ok(())
+    }
+
+    /// Encodes the value at `src` of node `id`, whose code is `code`, with
+    /// options and pointers followed to their payload right here, in a
+    /// loop, without the stack and depth checks and the dispatch of `node`
+    /// (they are most of what recursive values are made of). The loop adds
+    /// no frame per level, so no stack check is skipped; an option or
+    /// pointer that closes a cycle has no such code (see
+    /// [`Code::Option`]) and goes through `node`, which counts its depth.
+    ///
+    /// # Safety
+    /// As [`node`](Self::node).
+    #[inline(always)]
+    unsafe fn follow(&mut self, id: NodeId, code: &'p Code, src: PtrConst) -> Flow {
+        let (mut id, mut code, mut src) = (id, code, src);
+        let mut entered = 0;
         loop {
             // In every arm `src` is a live value of node `id`'s shape (this
-            // function's contract, then what the previous step found).
-            let (step, next, at) = match &plan.node(id).op {
-                Op::Option(op) if !plan.is_recursive(id) => {
-                    // SAFETY: `src` is a live option of node `id`.
-                    match unsafe { self.option_payload(id, op, src) } {
+            // function's contract, then what the previous step found), and
+            // `code` is that node's.
+            let (step, next, at) = match *code {
+                Code::Option { presence, some } => {
+                    // SAFETY: the rule was calibrated on this option's shape.
+                    match unsafe { presence.payload(src.raw_ptr()) } {
                         Some(payload) => {
                             self.out.push(1);
-                            (Step::Some, op.some, PtrConst::new_sized(payload))
+                            (Step::Some, some, PtrConst::new_sized(payload))
                         }
                         None => {
                             self.out.push(0);
@@ -279,12 +307,13 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                         }
                     }
                 }
-                Op::Pointer(op) if !plan.is_recursive(id) => {
-                    // SAFETY: `src` is a live pointer of node `id`.
-                    let pointee = unsafe { self.pointee(id, op, src) };
-                    (Step::Pointee, op.pointee, pointee)
+                Code::Pointer { layout, pointee } => {
+                    // SAFETY: the layout was calibrated on this pointer's shape.
+                    (Step::Pointee, pointee, unsafe {
+                        layout.pointee(src.raw_ptr())
+                    })
                 }
-                scalar if is_scalar(scalar) => {
+                Code::Scalar(scalar) => {
                     // SAFETY: `src` is a live value of this scalar kind.
                     unsafe { write_scalar(scalar, src, self.out) };
                     break;
@@ -298,29 +327,12 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             self.path.enter(step);
             entered += 1;
             (id, src) = (next, at);
+            code = &self.program.entry(id).code;
         }
         for _ in 0..entered {
             self.path.leave();
         }
         Ok(())
-    }
-
-    /// [`part`](Self::part), with a scalar written right here: scalars
-    /// cannot fail, recurse or nest, so they skip the stack and depth checks
-    /// and the dispatch of [`node`](Self::node) (most parts are scalars).
-    ///
-    /// # Safety
-    /// As [`node`](Self::node).
-    #[inline(always)]
-    unsafe fn child(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
-        let op = &self.plan.node(id).op;
-        if is_scalar(op) {
-            // SAFETY: forwarded from this function's contract.
-            unsafe { write_scalar(op, src, self.out) };
-            return Ok(());
-        }
-        // SAFETY: forwarded from this function's contract.
-        unsafe { self.follow(step, id, src) }
     }
 
     /// Never inlined: [`node`](Self::node) checks the stack in a small
@@ -330,24 +342,47 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// `jit_root_frame_larger_than_remaining_stack` catches it).
     ///
     /// # Safety
-    /// `src` points at a live value of `plan.node(id).shape`.
+    /// `src` points at a live value of `plan.node(id).shape`, whose code is
+    /// `code`.
     #[inline(never)]
-    unsafe fn op(&mut self, id: NodeId, src: PtrConst) -> Flow {
-        let plan = self.plan;
-        // SAFETY: (every arm) `src` points at a value of the node's
-        // shape, and the lowering chose its op from that shape, so each
-        // read has the type and offset facet reported, and each vtable
-        // function belongs to that shape.
+    unsafe fn op(&mut self, id: NodeId, code: &'p Code, src: PtrConst) -> Flow {
+        // SAFETY: (every arm) `src` points at a value of the node's shape,
+        // and the program's code and the plan's op were both chosen from
+        // that shape, so each read has the type and offset facet reported
+        // (or calibration verified), and each vtable function belongs to
+        // that shape.
         unsafe {
-            match &plan.node(id).op {
-                Op::Fields(_) | Op::Array(_) if let Some(size) = plan.plain_size(id) => {
+            match *code {
+                Code::Scalar(scalar) => {
+                    write_scalar(scalar, src, self.out);
+                    Ok(())
+                }
+                Code::Plain(size) => {
                     // A plain record: `size` bytes with no padding, which are
                     // its wire bytes (the scalars that are plain write the
-                    // same bytes below).
+                    // same bytes).
                     self.out
                         .extend(core::slice::from_raw_parts(src.raw_ptr(), size));
                     Ok(())
                 }
+                Code::Fields { start, end } => self.parts(self.program.parts(start, end), src),
+                Code::Option { .. } | Code::Pointer { .. } => self.follow(id, code, src),
+                Code::Op => self.plan_op(id, src),
+            }
+        }
+    }
+
+    /// What [`op`](Self::op) does for nodes the program leaves to their
+    /// op in the plan ([`Code::Op`]).
+    ///
+    /// # Safety
+    /// As [`op`](Self::op).
+    #[inline(always)]
+    unsafe fn plan_op(&mut self, id: NodeId, src: PtrConst) -> Flow {
+        let plan = self.plan;
+        // SAFETY: as in `op`.
+        unsafe {
+            match &plan.node(id).op {
                 Op::Fields(fields) => self.fields(fields, src),
                 Op::Enum(op) => self.enum_(id, op, src),
                 Op::Option(op) => self.option(id, op, src),
@@ -360,7 +395,9 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                 Op::Map(op) => self.map(id, op, src),
                 Op::Fallback(_) => self.out.fallback(plan, id, src).map_err(Box::new),
                 scalar => {
-                    write_scalar(scalar, src, self.out);
+                    if let Some(scalar) = Scalar::of(scalar) {
+                        write_scalar(scalar, src, self.out);
+                    }
                     Ok(())
                 }
             }
@@ -380,11 +417,23 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     }
 
     /// # Safety
-    /// `src` points at a live struct whose fields these are.
+    /// `src` points at a live struct or variant whose fields these are.
     unsafe fn fields(&mut self, fields: &[FieldStep], src: PtrConst) -> Flow {
         for field in fields {
-            // SAFETY: the field lies at its offset inside the live struct.
+            // SAFETY: the field lies at its offset inside the live value.
             unsafe { self.child(Step::Field(field.name), field.node, src.field(field.offset))? };
+        }
+        Ok(())
+    }
+
+    /// [`fields`](Self::fields), read from the program.
+    ///
+    /// # Safety
+    /// `src` points at a live struct whose fields these are.
+    unsafe fn parts(&mut self, parts: &[Part], src: PtrConst) -> Flow {
+        for part in parts {
+            // SAFETY: the field lies at its offset inside the live struct.
+            unsafe { self.child(Step::Field(part.name), part.node, src.field(part.offset))? };
         }
         Ok(())
     }
@@ -568,35 +617,26 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     }
 }
 
-/// Writes a scalar (or nothing, for [`Op::Nothing`]).
+/// Writes a scalar (or nothing, for [`Scalar::Nothing`]).
 ///
 /// # Safety
-/// `src` points at a live value of the scalar kind `op` names. Reads are
-/// unaligned, so no alignment assumption is made.
+/// `src` points at a live value of the scalar kind `scalar` names. Reads
+/// are unaligned, so no alignment assumption is made.
 #[inline(always)]
-unsafe fn write_scalar(op: &Op, src: PtrConst, out: &mut impl Sink) {
+unsafe fn write_scalar(scalar: Scalar, src: PtrConst, out: &mut impl Sink) {
     let at = src.raw_ptr();
     // SAFETY: forwarded from the caller's contract.
     unsafe {
-        match op {
-            Op::Bool | Op::Byte => out.push(*at),
-            Op::Int(kind) => write_int(*kind, at, out),
-            Op::F32 => out.extend(&ptr::read_unaligned(at.cast::<f32>()).to_le_bytes()),
-            Op::F64 => out.extend(&ptr::read_unaligned(at.cast::<f64>()).to_le_bytes()),
-            Op::Char => out.char(ptr::read_unaligned(at.cast::<char>())),
-            Op::Str(access) => out.bytes(str_bytes(*access, src)),
-            _ => {}
+        match scalar {
+            Scalar::Nothing => {}
+            Scalar::Byte => out.push(*at),
+            Scalar::Int(kind) => write_int(kind, at, out),
+            Scalar::F32 => out.extend(&ptr::read_unaligned(at.cast::<f32>()).to_le_bytes()),
+            Scalar::F64 => out.extend(&ptr::read_unaligned(at.cast::<f64>()).to_le_bytes()),
+            Scalar::Char => out.char(ptr::read_unaligned(at.cast::<char>())),
+            Scalar::Str(access) => out.bytes(str_bytes(access, src)),
         }
     }
-}
-
-/// Whether [`write_scalar`] writes `op` (a leaf: no parts, no failure).
-#[inline(always)]
-fn is_scalar(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Nothing | Op::Bool | Op::Byte | Op::Int(_) | Op::F32 | Op::F64 | Op::Char | Op::Str(_)
-    )
 }
 
 /// # Safety

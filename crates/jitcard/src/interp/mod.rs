@@ -5,3 +5,4 @@
 pub(crate) mod decode;
 pub(crate) mod encode;
 mod path;
+pub(crate) mod program;

@@ -72,6 +72,9 @@ pub struct Plan {
     /// The calibrated layouts of its nodes, found when it is lowered (see
     /// [`Plan::layouts`]).
     layouts: std::sync::OnceLock<crate::calibration::Layouts>,
+    /// The encoding interpreter's flat form of this plan, built when it is
+    /// lowered (see [`Plan::interp_program`]).
+    interp_program: std::sync::OnceLock<crate::interp::program::Program>,
 }
 
 impl Plan {
@@ -80,6 +83,14 @@ impl Plan {
     pub(crate) fn layouts(&self) -> &crate::calibration::Layouts {
         self.layouts
             .get_or_init(|| crate::calibration::Layouts::of(self))
+    }
+
+    /// The encoding interpreter's flat form of this plan (see
+    /// [`crate::interp::program`]), built when the plan is lowered (like
+    /// [`Plan::layouts`], so no encode builds it on a short stack).
+    pub(crate) fn interp_program(&self) -> &crate::interp::program::Program {
+        self.interp_program
+            .get_or_init(|| crate::interp::program::Program::of(self, self.layouts()))
     }
 
     /// The node of the root shape.

@@ -95,13 +95,16 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
         max_wire_sizes: Vec::new(),
         plain_sizes,
         layouts: std::sync::OnceLock::new(),
+        interp_program: std::sync::OnceLock::new(),
     };
     plan.recursive = super::graph::cycle_breakers(&plan);
     plan.min_wire_sizes = super::sizes::min_wire_sizes(&plan);
     plan.max_wire_sizes = super::sizes::max_wire_sizes(&plan);
-    // Calibrated now, while lowering has its stack room, not on an encode's
-    // first call, which may run with little stack left.
+    // Calibrated (and the interpreter's program built) now, while lowering
+    // has its stack room, not on an encode's first call, which may run with
+    // little stack left.
     plan.layouts();
+    plan.interp_program();
     Ok(plan)
 }
 

@@ -1,0 +1,212 @@
+//! The encoding interpreter's program: a plan flattened to one small, `Copy`
+//! [`Code`] per node, with what calibration knows already applied, so each
+//! hop of a walk is one table read and one dispatch.
+//!
+//! It decides nothing of its own. Each code is read off the node's op,
+//! [`Plan::is_recursive`], [`Plan::plain_size`] and the plan's calibrated
+//! [`Layouts`]; [`Code::Op`] sends the interpreter back to the node's op in
+//! the plan for every kind the program does not flatten (enums, lists,
+//! maps, ...). A code is only a faster way to reach what that op would do:
+//! the interpreter writes the same bytes with or without it.
+//!
+//! A program is built once per plan, when it is lowered (see
+//! [`Plan::interp_program`]): one pass over the nodes, no recursion, no
+//! call into facet.
+
+use crate::calibration::Layouts;
+use crate::calibration::layout::PointerLayout;
+use crate::calibration::presence::Presence;
+use crate::plan::{IntKind, NodeId, Op, Plan, StrAccess};
+
+/// One node's code, and whether entering it counts a level of depth.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    pub code: Code,
+    /// [`Plan::is_recursive`] of the node.
+    pub recursive: bool,
+}
+
+/// What the interpreter does with a value of one node.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Code {
+    /// A leaf: written in place, no parts, cannot fail.
+    Scalar(Scalar),
+    /// A plain record of this many bytes (see [`Plan::plain_size`]): its
+    /// memory is its wire form.
+    Plain(usize),
+    /// A struct, tuple or tuple struct: its fields are
+    /// [`Program::parts`]`[start..end]`.
+    Fields { start: u32, end: u32 },
+    /// An option whose presence calibration knows; its payload is a value
+    /// of node `some`.
+    Option { presence: Presence, some: NodeId },
+    /// A pointer whose layout calibration knows; its pointee is a value of
+    /// node `pointee`.
+    Pointer {
+        layout: PointerLayout,
+        pointee: NodeId,
+    },
+    /// Everything else: the node's op in the plan.
+    Op,
+}
+
+/// The leaves [`Code::Scalar`] writes: the scalar ops of a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scalar {
+    Nothing,
+    /// `bool`, `u8`, `i8`: the byte itself.
+    Byte,
+    Int(IntKind),
+    F32,
+    F64,
+    Char,
+    Str(StrAccess),
+}
+
+impl Scalar {
+    /// The scalar `op` is, if it is one.
+    pub fn of(op: &Op) -> Option<Scalar> {
+        Some(match op {
+            Op::Nothing => Scalar::Nothing,
+            Op::Bool | Op::Byte => Scalar::Byte,
+            Op::Int(kind) => Scalar::Int(*kind),
+            Op::F32 => Scalar::F32,
+            Op::F64 => Scalar::F64,
+            Op::Char => Scalar::Char,
+            Op::Str(access) => Scalar::Str(*access),
+            _ => return None,
+        })
+    }
+}
+
+/// A field of a [`Code::Fields`] struct.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Part {
+    /// Byte offset of the field inside the struct.
+    pub offset: usize,
+    pub node: NodeId,
+    /// The field's name, for error paths.
+    pub name: &'static str,
+}
+
+/// A plan's codes, indexed by [`NodeId`], and the fields they refer to.
+#[derive(Debug)]
+pub(crate) struct Program {
+    entries: Vec<Entry>,
+    parts: Vec<Part>,
+}
+
+impl Program {
+    /// The program of `plan`, whose calibrated layouts are `layouts`.
+    pub fn of(plan: &Plan, layouts: &Layouts) -> Program {
+        let mut parts = Vec::new();
+        let entries = plan
+            .ids()
+            .map(|id| {
+                let recursive = plan.is_recursive(id);
+                let op = &plan.node(id).op;
+                let code = match op {
+                    Op::Fields(_) | Op::Array(_) if let Some(size) = plan.plain_size(id) => {
+                        Code::Plain(size)
+                    }
+                    Op::Fields(fields) => {
+                        let start = parts.len();
+                        parts.extend(fields.iter().map(|field| Part {
+                            offset: field.offset,
+                            node: field.node,
+                            name: field.name,
+                        }));
+                        match (u32::try_from(start), u32::try_from(parts.len())) {
+                            (Ok(start), Ok(end)) => Code::Fields { start, end },
+                            _ => Code::Op,
+                        }
+                    }
+                    // A recursive option or pointer goes through the
+                    // interpreter's `node`, which counts its depth.
+                    Op::Option(op) if !recursive => match layouts.presence[id] {
+                        Some(presence) => Code::Option {
+                            presence,
+                            some: op.some,
+                        },
+                        None => Code::Op,
+                    },
+                    Op::Pointer(op) if !recursive => match layouts.pointer_layout[id] {
+                        Some(layout) => Code::Pointer {
+                            layout,
+                            pointee: op.pointee,
+                        },
+                        None => Code::Op,
+                    },
+                    op => Scalar::of(op).map_or(Code::Op, Code::Scalar),
+                };
+                Entry { code, recursive }
+            })
+            .collect();
+        Program { entries, parts }
+    }
+
+    /// The code of node `id`.
+    #[inline(always)]
+    pub fn entry(&self, id: NodeId) -> &Entry {
+        &self.entries[id.index()]
+    }
+
+    /// The fields of a [`Code::Fields`].
+    #[inline(always)]
+    pub fn parts(&self, start: u32, end: u32) -> &[Part] {
+        &self.parts[start as usize..end as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facet::Facet;
+
+    #[derive(Facet)]
+    struct Leaf {
+        a: u32,
+        b: Option<Box<Leaf>>,
+        c: String,
+        d: [u8; 3],
+        e: Vec<u16>,
+    }
+
+    #[test]
+    fn codes_follow_the_plan_and_its_calibration() {
+        let plan = crate::plan::lower(Leaf::SHAPE).expect("lowers");
+        let program = Program::of(&plan, plan.layouts());
+        let root = program.entry(plan.root());
+        let Code::Fields { start, end } = root.code else {
+            panic!("a struct is flattened: {root:?}");
+        };
+        assert!(root.recursive, "Leaf closes a cycle through `b`");
+        let parts = program.parts(start, end);
+        let names: Vec<_> = parts.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        let code = |i: usize| program.entry(parts[i].node).code;
+        assert_eq!(code(0), Code::Scalar(Scalar::Int(IntKind::U32)));
+        assert_eq!(code(2), Code::Scalar(Scalar::Str(StrAccess::String)));
+        assert_eq!(code(3), Code::Plain(3));
+        assert_eq!(code(4), Code::Op, "lists keep their op");
+        // The cycle is broken at the struct, so the option and the box are
+        // flattened with their calibrated rules (`None` is the null `Box`,
+        // which calibration always finds).
+        let option = parts[1].node;
+        let Code::Option { presence, some } = code(1) else {
+            panic!("Option<Box<Leaf>> is flattened: {:?}", code(1));
+        };
+        assert_eq!(Some(presence), plan.layouts().presence[option]);
+        let Code::Pointer { layout, pointee } = program.entry(some).code else {
+            panic!("Box<Leaf> is flattened: {:?}", program.entry(some).code);
+        };
+        assert_eq!(Some(layout), plan.layouts().pointer_layout[some]);
+        assert_eq!(pointee, plan.root());
+        for (id, node) in plan.ids().zip(plan.nodes()) {
+            assert_eq!(program.entry(id).recursive, plan.is_recursive(id));
+            if let Some(scalar) = Scalar::of(&node.op) {
+                assert_eq!(program.entry(id).code, Code::Scalar(scalar));
+            }
+        }
+    }
+}
