@@ -164,3 +164,93 @@ fn enums_without_an_integer_repr_are_delegated() {
     let reasons: Vec<_> = encoder.plan().fallbacks().map(|(_, r)| r.clone()).collect();
     assert_eq!(reasons, [FallbackReason::EnumWithoutIntegerRepr]);
 }
+
+/// A `repr(u8)` enum whose hand-made shape declares only some of its
+/// variants: a value of an undeclared one has a discriminant no declared
+/// variant has.
+#[allow(dead_code)] // built, never matched
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Holey {
+    A = 0,
+    B = 1,
+    C = 2,
+    D = 3,
+}
+
+/// `A` and `C`: a table with a hole at 1, and nothing past 2.
+const HOLEY_VARIANTS: &[facet_core::Variant] = &[unit_variant("A", 0), unit_variant("C", 2)];
+
+// SAFETY: the shape describes a field-less `repr(u8)` enum, leaving out two
+// of its variants (which only hides data); it claims no vtable operations.
+unsafe impl Facet<'static> for Holey {
+    const SHAPE: &'static Shape = &const {
+        ShapeBuilder::for_sized::<Holey>("Holey")
+            .ty(Type::User(UserType::Enum(EnumType {
+                repr: Repr::RUST,
+                enum_repr: EnumRepr::U8,
+                variants: HOLEY_VARIANTS,
+                is_cow: false,
+            })))
+            .def(Def::Undefined)
+            .build()
+    };
+}
+
+/// Like [`Holey`], with discriminants too far apart for a table.
+#[allow(dead_code)] // built, never matched
+#[derive(Clone, Copy)]
+#[repr(u16)]
+enum Far {
+    A = 0,
+    B = 1,
+    C = 60000,
+}
+
+const FAR_VARIANTS: &[facet_core::Variant] = &[unit_variant("A", 0), unit_variant("C", 60000)];
+
+// SAFETY: as for `Holey`, leaving out `B`.
+unsafe impl Facet<'static> for Far {
+    const SHAPE: &'static Shape = &const {
+        ShapeBuilder::for_sized::<Far>("Far")
+            .ty(Type::User(UserType::Enum(EnumType {
+                repr: Repr::RUST,
+                enum_repr: EnumRepr::U16,
+                variants: FAR_VARIANTS,
+                is_cow: false,
+            })))
+            .def(Def::Undefined)
+            .build()
+    };
+}
+
+#[test]
+fn a_discriminant_no_declared_variant_has_is_an_error_naming_it() {
+    fn check<T: Facet<'static>>(declared: &[(T, u8)], undeclared: &[(T, i64)]) {
+        for engine in Engine::available() {
+            let encoder = Encoder::<T>::new(engine).unwrap();
+            for (value, tag) in declared {
+                assert_eq!(encoder.to_vec(value).unwrap(), [*tag], "{engine:?}");
+            }
+            for (value, discriminant) in undeclared {
+                match encoder.to_vec(value) {
+                    Err(Error::InvalidDiscriminant {
+                        discriminant: found,
+                        type_name,
+                        ..
+                    }) => {
+                        assert_eq!(found, *discriminant, "{engine:?}");
+                        assert_eq!(type_name, T::SHAPE.to_string());
+                    }
+                    other => panic!("{engine:?}, discriminant {discriminant}: {other:?}"),
+                }
+                assert!(encoder.serialized_size(value).is_err(), "{engine:?}");
+            }
+        }
+    }
+    check(
+        &[(Holey::A, 0), (Holey::C, 1)],
+        &[(Holey::B, 1), (Holey::D, 3)],
+    );
+    check(&[(Far::A, 0), (Far::C, 1)], &[(Far::B, 1)]);
+}

@@ -366,6 +366,12 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                     Ok(())
                 }
                 Code::Fields { start, end } => self.parts(self.program.parts(start, end), src),
+                Code::Enum {
+                    read,
+                    base,
+                    first,
+                    len,
+                } => self.variant(id, (read, base, first, len), src),
                 Code::Option { .. } | Code::Pointer { .. } => self.follow(id, code, src),
                 Code::Op => self.plan_op(id, src),
             }
@@ -454,6 +460,35 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
         self.path.enter(Step::Variant(variant.name));
         // SAFETY: the active variant's fields are live.
         unsafe { self.fields(&variant.fields, src)? };
+        self.path.leave();
+        Ok(())
+    }
+
+    /// A [`Code::Enum`] value, `(read, base, first, len)` its code's
+    /// fields: the active variant's declaration index, then its fields.
+    ///
+    /// # Safety
+    /// `src` points at a live enum of node `id`, whose code this is.
+    unsafe fn variant(
+        &mut self,
+        id: NodeId,
+        (read, base, first, len): (DiscriminantRead, i64, u32, u32),
+        src: PtrConst,
+    ) -> Flow {
+        // SAFETY: the discriminant is stored at offset 0 as `read` says.
+        let discriminant = unsafe { read_discriminant(read, src.raw_ptr()) };
+        // Exact: every discriminant with an entry is less than `len` above
+        // `base`, so a difference that wraps around cannot land below `len`.
+        let offset = (discriminant as u64).wrapping_sub(base as u64);
+        let Some(variant) = self.program.variant(first, len, offset) else {
+            return Err(Box::new(
+                self.plan.node(id).invalid_discriminant(discriminant),
+            ));
+        };
+        self.out.varint(u64::from(variant.index));
+        self.path.enter(Step::Variant(variant.name));
+        // SAFETY: the active variant's fields are live.
+        unsafe { self.parts(self.program.parts(variant.start, variant.end), src)? };
         self.path.leave();
         Ok(())
     }

@@ -16,7 +16,7 @@
 use crate::calibration::Layouts;
 use crate::calibration::layout::PointerLayout;
 use crate::calibration::presence::Presence;
-use crate::plan::{IntKind, NodeId, Op, Plan, StrAccess};
+use crate::plan::{DiscriminantRead, EnumOp, IntKind, NodeId, Op, Plan, StrAccess};
 
 /// One node's code, and whether entering it counts a level of depth.
 #[derive(Clone, Copy, Debug)]
@@ -46,8 +46,35 @@ pub(crate) enum Code {
         layout: PointerLayout,
         pointee: NodeId,
     },
+    /// An enum whose discriminants are dense or fit a table (see
+    /// [`EnumOp::table`]): the discriminant read as `read`, less `base`, is
+    /// below `len` for every variant, and indexes
+    /// [`Program::variants`]`[first..first + len]`.
+    Enum {
+        read: DiscriminantRead,
+        base: i64,
+        first: u32,
+        len: u32,
+    },
     /// Everything else: the node's op in the plan.
     Op,
+}
+
+/// A discriminant's entry in a [`Code::Enum`]'s table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Variant {
+    /// The declaration index, postcard's tag; [`Variant::NONE`] where no
+    /// variant has the discriminant.
+    pub index: u32,
+    /// The variant's fields: [`Program::parts`]`(start, end)`.
+    pub start: u32,
+    pub end: u32,
+    pub name: &'static str,
+}
+
+impl Variant {
+    /// The index of a discriminant no variant has.
+    pub const NONE: u32 = u32::MAX;
 }
 
 /// The leaves [`Code::Scalar`] writes: the scalar ops of a plan.
@@ -94,12 +121,14 @@ pub(crate) struct Part {
 pub(crate) struct Program {
     entries: Vec<Entry>,
     parts: Vec<Part>,
+    variants: Vec<Variant>,
 }
 
 impl Program {
     /// The program of `plan`, whose calibrated layouts are `layouts`.
     pub fn of(plan: &Plan, layouts: &Layouts) -> Program {
         let mut parts = Vec::new();
+        let mut variants = Vec::new();
         let entries = plan
             .ids()
             .map(|id| {
@@ -109,18 +138,11 @@ impl Program {
                     Op::Fields(_) | Op::Array(_) if let Some(size) = plan.plain_size(id) => {
                         Code::Plain(size)
                     }
-                    Op::Fields(fields) => {
-                        let start = parts.len();
-                        parts.extend(fields.iter().map(|field| Part {
-                            offset: field.offset,
-                            node: field.node,
-                            name: field.name,
-                        }));
-                        match (u32::try_from(start), u32::try_from(parts.len())) {
-                            (Ok(start), Ok(end)) => Code::Fields { start, end },
-                            _ => Code::Op,
-                        }
-                    }
+                    Op::Fields(fields) => match push_parts(&mut parts, fields) {
+                        Some((start, end)) => Code::Fields { start, end },
+                        None => Code::Op,
+                    },
+                    Op::Enum(op) => enum_code(op, &mut parts, &mut variants).unwrap_or(Code::Op),
                     // A recursive option or pointer goes through the
                     // interpreter's `node`, which counts its depth.
                     Op::Option(op) if !recursive => match layouts.presence[id] {
@@ -142,7 +164,11 @@ impl Program {
                 Entry { code, recursive }
             })
             .collect();
-        Program { entries, parts }
+        Program {
+            entries,
+            parts,
+            variants,
+        }
     }
 
     /// The code of node `id`.
@@ -151,11 +177,74 @@ impl Program {
         &self.entries[id.index()]
     }
 
-    /// The fields of a [`Code::Fields`].
+    /// The fields of a [`Code::Fields`] or a [`Variant`].
     #[inline(always)]
     pub fn parts(&self, start: u32, end: u32) -> &[Part] {
         &self.parts[start as usize..end as usize]
     }
+
+    /// Entry `offset` of the table of a [`Code::Enum`] whose table starts
+    /// at `first` and has `len` entries; `None` past its end.
+    #[inline(always)]
+    pub fn variant(&self, first: u32, len: u32, offset: u64) -> Option<&Variant> {
+        if offset >= u64::from(len) {
+            return None;
+        }
+        let variant = self.variants.get(first as usize + offset as usize)?;
+        (variant.index != Variant::NONE).then_some(variant)
+    }
+}
+
+/// Appends `fields` to `parts`; their range, if it fits in `u32`s.
+fn push_parts(parts: &mut Vec<Part>, fields: &[crate::plan::FieldStep]) -> Option<(u32, u32)> {
+    let start = parts.len();
+    parts.extend(fields.iter().map(|field| Part {
+        offset: field.offset,
+        node: field.node,
+        name: field.name,
+    }));
+    Some((u32::try_from(start).ok()?, u32::try_from(parts.len()).ok()?))
+}
+
+/// The code of an enum the plan gives a direct lookup (dense, or a
+/// discriminant table): its table of variants, in the plan's order.
+/// `None` for the rest (the plan's op searches their variants).
+fn enum_code(op: &EnumOp, parts: &mut Vec<Part>, variants: &mut Vec<Variant>) -> Option<Code> {
+    let first = u32::try_from(variants.len()).ok()?;
+    let (base, table): (i64, Vec<u32>) = if op.dense {
+        (0, op.variants.iter().map(|v| v.index).collect())
+    } else if !op.table.is_empty() {
+        (op.table_base, op.table.clone())
+    } else {
+        return None;
+    };
+    let len = u32::try_from(table.len()).ok()?;
+    for index in table {
+        let entry = match op.variants.get(index as usize) {
+            Some(variant) => {
+                let (start, end) = push_parts(parts, &variant.fields)?;
+                Variant {
+                    index: variant.index,
+                    start,
+                    end,
+                    name: variant.name,
+                }
+            }
+            None => Variant {
+                index: Variant::NONE,
+                start: 0,
+                end: 0,
+                name: "",
+            },
+        };
+        variants.push(entry);
+    }
+    Some(Code::Enum {
+        read: op.discriminant,
+        base,
+        first,
+        len,
+    })
 }
 
 #[cfg(test)]
