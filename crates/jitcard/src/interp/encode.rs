@@ -26,8 +26,8 @@ use crate::calibration::Layouts;
 use crate::collections;
 use crate::fallback;
 use crate::plan::{
-    DiscriminantRead, Elements, EnumOp, FieldStep, IntKind, ListOp, MapOp, NodeId, Op, OptionOp,
-    Plan, PointerOp, ResultOp, SetOp, SliceOp, StrAccess, VariantStep,
+    DiscriminantRead, Elements, EnumOp, FieldStep, ListOp, MapOp, NodeId, Op, OptionOp, Plan,
+    PointerOp, ResultOp, SetOp, SliceOp, VariantStep,
 };
 use crate::stack;
 use crate::wire::{self, zigzag_i64};
@@ -432,10 +432,12 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
         Ok(())
     }
 
-    /// [`fields`](Self::fields), read from the program.
+    /// [`fields`](Self::fields), read from the program. Inlined, so a
+    /// struct costs no call beyond [`op`](Self::op)'s.
     ///
     /// # Safety
-    /// `src` points at a live struct whose fields these are.
+    /// `src` points at a live struct or variant whose fields these are.
+    #[inline(always)]
     unsafe fn parts(&mut self, parts: &[Part], src: PtrConst) -> Flow {
         for part in parts {
             // SAFETY: the field lies at its offset inside the live struct.
@@ -655,60 +657,46 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
 /// Writes a scalar (or nothing, for [`Scalar::Nothing`]).
 ///
 /// # Safety
-/// `src` points at a live value of the scalar kind `scalar` names. Reads
-/// are unaligned, so no alignment assumption is made.
+/// `src` points at a live value of the scalar kind `scalar` names (through
+/// a wide pointer for [`Scalar::Str`]). Reads are unaligned, so no
+/// alignment assumption is made.
 #[inline(always)]
 unsafe fn write_scalar(scalar: Scalar, src: PtrConst, out: &mut impl Sink) {
     let at = src.raw_ptr();
-    // SAFETY: forwarded from the caller's contract.
+    /// The value of type `T` at `at`.
+    ///
+    /// # Safety
+    /// A `T` lives at `at`.
+    #[inline(always)]
+    unsafe fn read<T>(at: *const u8) -> T {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { ptr::read_unaligned(at.cast::<T>()) }
+    }
+    // SAFETY: forwarded from the caller's contract: each arm reads the
+    // type its scalar kind names.
     unsafe {
         match scalar {
             Scalar::Nothing => {}
             Scalar::Byte => out.push(*at),
-            Scalar::Int(kind) => write_int(kind, at, out),
-            Scalar::F32 => out.extend(&ptr::read_unaligned(at.cast::<f32>()).to_le_bytes()),
-            Scalar::F64 => out.extend(&ptr::read_unaligned(at.cast::<f64>()).to_le_bytes()),
-            Scalar::Char => out.char(ptr::read_unaligned(at.cast::<char>())),
-            Scalar::Str(access) => out.bytes(str_bytes(access, src)),
-        }
-    }
-}
-
-/// # Safety
-/// `at` points at an integer of the given kind.
-#[inline(always)]
-unsafe fn write_int(kind: IntKind, at: *const u8, out: &mut impl Sink) {
-    // SAFETY: the caller guarantees an integer of `kind` lives at `at`.
-    unsafe {
-        match kind {
-            IntKind::U16 => out.varint(ptr::read_unaligned(at.cast::<u16>()).into()),
-            IntKind::U32 => out.varint(ptr::read_unaligned(at.cast::<u32>()).into()),
-            IntKind::U64 => out.varint(ptr::read_unaligned(at.cast::<u64>())),
-            IntKind::U128 => out.varint_u128(ptr::read_unaligned(at.cast::<u128>())),
-            IntKind::I16 => out.varint(zigzag_i64(ptr::read_unaligned(at.cast::<i16>()).into())),
-            IntKind::I32 => out.varint(zigzag_i64(ptr::read_unaligned(at.cast::<i32>()).into())),
-            IntKind::I64 => out.varint(zigzag_i64(ptr::read_unaligned(at.cast::<i64>()))),
-            IntKind::I128 => {
-                out.varint_u128(wire::zigzag_i128(ptr::read_unaligned(at.cast::<i128>())))
-            }
-        }
-    }
-}
-
-/// # Safety
-/// `src` points at a string of the given access kind (wide for `Unsized`).
-unsafe fn str_bytes<'a>(access: StrAccess, src: PtrConst) -> &'a [u8] {
-    // SAFETY: the lowering picked `access` from the shape's type id / layout.
-    unsafe {
-        match access {
-            StrAccess::String => src.get::<String>().as_bytes(),
-            StrAccess::StrRef => src.get::<&str>().as_bytes(),
-            StrAccess::Unsized => {
+            Scalar::U16 => out.varint(read::<u16>(at).into()),
+            Scalar::U32 => out.varint(read::<u32>(at).into()),
+            Scalar::U64 => out.varint(read::<u64>(at)),
+            Scalar::U128 => out.varint_u128(read::<u128>(at)),
+            Scalar::I16 => out.varint(zigzag_i64(read::<i16>(at).into())),
+            Scalar::I32 => out.varint(zigzag_i64(read::<i32>(at).into())),
+            Scalar::I64 => out.varint(zigzag_i64(read::<i64>(at))),
+            Scalar::I128 => out.varint_u128(wire::zigzag_i128(read::<i128>(at))),
+            Scalar::F32 => out.extend(&read::<f32>(at).to_le_bytes()),
+            Scalar::F64 => out.extend(&read::<f64>(at).to_le_bytes()),
+            Scalar::Char => out.char(read::<char>(at)),
+            Scalar::String => out.bytes(src.get::<String>().as_bytes()),
+            Scalar::StrRef => out.bytes(src.get::<&str>().as_bytes()),
+            Scalar::Str => {
                 debug_assert!(
                     src.is_wide(),
                     "an unsized str is always reached through a wide pointer"
                 );
-                src.get::<str>().as_bytes()
+                out.bytes(src.get::<str>().as_bytes())
             }
         }
     }

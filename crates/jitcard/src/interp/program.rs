@@ -77,17 +77,28 @@ impl Variant {
     pub const NONE: u32 = u32::MAX;
 }
 
-/// The leaves [`Code::Scalar`] writes: the scalar ops of a plan.
+/// The leaves [`Code::Scalar`] writes: the scalar ops of a plan, in one
+/// flat enum so that writing one is a single dispatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scalar {
     Nothing,
     /// `bool`, `u8`, `i8`: the byte itself.
     Byte,
-    Int(IntKind),
+    U16,
+    U32,
+    U64,
+    U128,
+    I16,
+    I32,
+    I64,
+    I128,
     F32,
     F64,
     Char,
-    Str(StrAccess),
+    String,
+    StrRef,
+    /// A `str` reached through a wide pointer.
+    Str,
 }
 
 impl Scalar {
@@ -96,11 +107,22 @@ impl Scalar {
         Some(match op {
             Op::Nothing => Scalar::Nothing,
             Op::Bool | Op::Byte => Scalar::Byte,
-            Op::Int(kind) => Scalar::Int(*kind),
+            Op::Int(kind) => match kind {
+                IntKind::U16 => Scalar::U16,
+                IntKind::U32 => Scalar::U32,
+                IntKind::U64 => Scalar::U64,
+                IntKind::U128 => Scalar::U128,
+                IntKind::I16 => Scalar::I16,
+                IntKind::I32 => Scalar::I32,
+                IntKind::I64 => Scalar::I64,
+                IntKind::I128 => Scalar::I128,
+            },
             Op::F32 => Scalar::F32,
             Op::F64 => Scalar::F64,
             Op::Char => Scalar::Char,
-            Op::Str(access) => Scalar::Str(*access),
+            Op::Str(StrAccess::String) => Scalar::String,
+            Op::Str(StrAccess::StrRef) => Scalar::StrRef,
+            Op::Str(StrAccess::Unsized) => Scalar::Str,
             _ => return None,
         })
     }
@@ -274,8 +296,8 @@ mod tests {
         let names: Vec<_> = parts.iter().map(|p| p.name).collect();
         assert_eq!(names, ["a", "b", "c", "d", "e"]);
         let code = |i: usize| program.entry(parts[i].node).code;
-        assert_eq!(code(0), Code::Scalar(Scalar::Int(IntKind::U32)));
-        assert_eq!(code(2), Code::Scalar(Scalar::Str(StrAccess::String)));
+        assert_eq!(code(0), Code::Scalar(Scalar::U32));
+        assert_eq!(code(2), Code::Scalar(Scalar::String));
         assert_eq!(code(3), Code::Plain(3));
         assert_eq!(code(4), Code::Op, "lists keep their op");
         // The cycle is broken at the struct, so the option and the box are
