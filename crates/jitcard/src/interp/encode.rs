@@ -202,14 +202,20 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// the per-kind methods it dispatches to, [`part`](Self::part)) is kept
     /// small, since a value nesting `n` levels deep stacks `n` of each.
     ///
+    /// Inlined into its callers: the check runs in the caller's frame,
+    /// before [`op`](Self::op)'s frame (never inlined) is allocated.
+    ///
     /// # Safety
     /// `src` points at a live value of `plan.node(id).shape`.
+    #[inline(always)]
     unsafe fn node(&mut self, id: NodeId, src: PtrConst) -> Flow {
         if stack::stack_pointer() < self.stack_limit {
             // SAFETY: forwarded from this function's contract.
             return unsafe { self.node_on_new_segment(id, src) };
         }
-        let entry = self.program.entry(id);
+        // SAFETY: the walk only meets ids of its own plan: the root and
+        // children of its nodes.
+        let entry = unsafe { self.program.entry_unchecked(id) };
         if !entry.recursive {
             // SAFETY: forwarded from this function's contract.
             return unsafe { self.op(id, &entry.code, src) };
@@ -262,7 +268,8 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// As [`node`](Self::node).
     #[inline(always)]
     unsafe fn child(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
-        let code = &self.program.entry(id).code;
+        // SAFETY: as in `node`.
+        let code = unsafe { &self.program.entry_unchecked(id).code };
         if let Code::Scalar(scalar) = *code {
             // SAFETY: forwarded from this function's contract.
             unsafe { write_scalar(scalar, src, self.out) };
@@ -327,7 +334,8 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             self.path.enter(step);
             entered += 1;
             (id, src) = (next, at);
-            code = &self.program.entry(id).code;
+            // SAFETY: as in `node`.
+            code = unsafe { &self.program.entry_unchecked(id).code };
         }
         for _ in 0..entered {
             self.path.leave();
@@ -350,7 +358,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
         // and the program's code and the plan's op were both chosen from
         // that shape, so each read has the type and offset facet reported
         // (or calibration verified), and each vtable function belongs to
-        // that shape.
+        // that shape. A `Fields` code's range is its own.
         unsafe {
             match *code {
                 Code::Scalar(scalar) => {
@@ -365,7 +373,9 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                         .extend(core::slice::from_raw_parts(src.raw_ptr(), size));
                     Ok(())
                 }
-                Code::Fields { start, end } => self.parts(self.program.parts(start, end), src),
+                Code::Fields { start, end } => {
+                    self.parts(self.program.parts_unchecked(start, end), src)
+                }
                 Code::Enum {
                     read,
                     base,
@@ -489,8 +499,9 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
         };
         self.out.varint(u64::from(variant.index));
         self.path.enter(Step::Variant(variant.name));
-        // SAFETY: the active variant's fields are live.
-        unsafe { self.parts(self.program.parts(variant.start, variant.end), src)? };
+        // SAFETY: the active variant's fields are live, and the range is
+        // the variant's own.
+        unsafe { self.parts(self.program.parts_unchecked(variant.start, variant.end), src)? };
         self.path.leave();
         Ok(())
     }

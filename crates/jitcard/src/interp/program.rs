@@ -186,23 +186,73 @@ impl Program {
                 Entry { code, recursive }
             })
             .collect();
-        Program {
+        let program = Program {
             entries,
             parts,
             variants,
-        }
+        };
+        // What makes the unchecked reads below sound: every id a walk of
+        // this plan can meet (the root, each node's children) has an entry,
+        // and every part range a code or variant names lies inside `parts`.
+        // Lowering numbers nodes as it pushes them, so this only fails on a
+        // bug there; it fails here, before any encode.
+        let len = program.entries.len();
+        assert!(
+            plan.root().index() < len
+                && plan
+                    .ids()
+                    .all(|id| crate::plan::children(plan, id).iter().all(|c| c.index() < len)),
+            "a plan refers to a node it does not have"
+        );
+        let ranges = program.entries.iter().filter_map(|entry| match entry.code {
+            Code::Fields { start, end } => Some((start, end)),
+            _ => None,
+        });
+        let variant_ranges = program.variants.iter().map(|v| (v.start, v.end));
+        assert!(
+            ranges
+                .chain(variant_ranges)
+                .all(|(start, end)| start <= end && end as usize <= program.parts.len()),
+            "a program's part range lies outside its parts"
+        );
+        program
     }
 
     /// The code of node `id`.
-    #[inline(always)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn entry(&self, id: NodeId) -> &Entry {
         &self.entries[id.index()]
     }
 
-    /// The fields of a [`Code::Fields`] or a [`Variant`].
+    /// [`entry`](Self::entry), without a bounds check (a walk makes a few
+    /// of these per value).
+    ///
+    /// # Safety
+    /// `id` is the root of the plan this program was built from, or a child
+    /// ([`crate::plan::children`]) of one of its nodes.
     #[inline(always)]
+    pub unsafe fn entry_unchecked(&self, id: NodeId) -> &Entry {
+        debug_assert!(id.index() < self.entries.len());
+        // SAFETY: `Program::of` checked that every such id has an entry.
+        unsafe { self.entries.get_unchecked(id.index()) }
+    }
+
+    /// The fields of a [`Code::Fields`] or a [`Variant`].
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn parts(&self, start: u32, end: u32) -> &[Part] {
         &self.parts[start as usize..end as usize]
+    }
+
+    /// [`parts`](Self::parts), without a bounds check.
+    ///
+    /// # Safety
+    /// `start` and `end` are the range of a [`Code::Fields`] or a
+    /// [`Variant`] of this program.
+    #[inline(always)]
+    pub unsafe fn parts_unchecked(&self, start: u32, end: u32) -> &[Part] {
+        debug_assert!(start <= end && end as usize <= self.parts.len());
+        // SAFETY: `Program::of` checked every such range.
+        unsafe { self.parts.get_unchecked(start as usize..end as usize) }
     }
 
     /// Entry `offset` of the table of a [`Code::Enum`] whose table starts
