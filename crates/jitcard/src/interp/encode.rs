@@ -202,12 +202,14 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// the per-kind methods it dispatches to, [`part`](Self::part)) is kept
     /// small, since a value nesting `n` levels deep stacks `n` of each.
     ///
-    /// Inlined into its callers: the check runs in the caller's frame,
-    /// before [`op`](Self::op)'s frame (never inlined) is allocated.
+    /// Optimized builds inline it into its callers: the check then runs in
+    /// the caller's frame, still before [`op`](Self::op)'s frame (never
+    /// inlined) is allocated. Debug builds keep it a call, so a deep
+    /// value's levels do not each carry its locals.
     ///
     /// # Safety
     /// `src` points at a live value of `plan.node(id).shape`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn node(&mut self, id: NodeId, src: PtrConst) -> Flow {
         if stack::stack_pointer() < self.stack_limit {
             // SAFETY: forwarded from this function's contract.
@@ -389,11 +391,14 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     }
 
     /// What [`op`](Self::op) does for nodes the program leaves to their
-    /// op in the plan ([`Code::Op`]).
+    /// op in the plan ([`Code::Op`]). Not forced inline: a debug build
+    /// would then give every level of a deep value a frame holding every
+    /// kind's locals (`adversarial`'s `cyclic_value_peak_memory` bounds the
+    /// memory a cyclic value costs).
     ///
     /// # Safety
     /// As [`op`](Self::op).
-    #[inline(always)]
+    #[inline]
     unsafe fn plan_op(&mut self, id: NodeId, src: PtrConst) -> Flow {
         let plan = self.plan;
         // SAFETY: as in `op`.
@@ -501,7 +506,12 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
         self.path.enter(Step::Variant(variant.name));
         // SAFETY: the active variant's fields are live, and the range is
         // the variant's own.
-        unsafe { self.parts(self.program.parts_unchecked(variant.start, variant.end), src)? };
+        unsafe {
+            self.parts(
+                self.program.parts_unchecked(variant.start, variant.end),
+                src,
+            )?
+        };
         self.path.leave();
         Ok(())
     }

@@ -199,9 +199,9 @@ impl Program {
         let len = program.entries.len();
         assert!(
             plan.root().index() < len
-                && plan
-                    .ids()
-                    .all(|id| crate::plan::children(plan, id).iter().all(|c| c.index() < len)),
+                && plan.ids().all(|id| crate::plan::children(plan, id)
+                    .iter()
+                    .all(|c| c.index() < len)),
             "a plan refers to a node it does not have"
         );
         let ranges = program.entries.iter().filter_map(|entry| match entry.code {
