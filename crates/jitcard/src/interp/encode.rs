@@ -454,9 +454,15 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// `src` points at a live struct or variant whose fields these are.
     #[inline(always)]
     unsafe fn parts(&mut self, parts: &[Part], src: PtrConst) -> Flow {
+        // Parts belong to sized values (see `Code::Fields`): `src` is a thin
+        // pointer, and so is each field's (cheaper than `PtrConst::field`,
+        // which keeps a tag).
+        let at = src.raw_ptr();
         for part in parts {
-            // SAFETY: the field lies at its offset inside the live struct.
-            unsafe { self.child(Step::Field(part.name), part.node, src.field(part.offset))? };
+            // SAFETY: the field lies at its offset inside the live value.
+            let field = PtrConst::new_sized(unsafe { at.add(part.offset) });
+            // SAFETY: the field is a live value of the part's node.
+            unsafe { self.child(Step::Field(part.name), part.node, field)? };
         }
         Ok(())
     }

@@ -34,8 +34,8 @@ pub(crate) enum Code {
     /// A plain record of this many bytes (see [`Plan::plain_size`]): its
     /// memory is its wire form.
     Plain(usize),
-    /// A struct, tuple or tuple struct: its fields are
-    /// [`Program::parts`]`[start..end]`.
+    /// A sized struct, tuple or tuple struct (reached through a thin
+    /// pointer): its fields are [`Program::parts`]`[start..end]`.
     Fields { start: u32, end: u32 },
     /// An option whose presence calibration knows; its payload is a value
     /// of node `some`.
@@ -46,7 +46,7 @@ pub(crate) enum Code {
         layout: PointerLayout,
         pointee: NodeId,
     },
-    /// An enum whose discriminants are dense or fit a table (see
+    /// A sized enum whose discriminants are dense or fit a table (see
     /// [`EnumOp::table`]): the discriminant read as `read`, less `base`, is
     /// below `len` for every variant, and indexes
     /// [`Program::variants`]`[first..first + len]`.
@@ -155,11 +155,16 @@ impl Program {
             .ids()
             .map(|id| {
                 let recursive = plan.is_recursive(id);
-                let op = &plan.node(id).op;
+                let node = plan.node(id);
+                let op = &node.op;
+                let sized = node.shape.layout.sized_layout().is_ok();
                 let code = match op {
                     Op::Fields(_) | Op::Array(_) if let Some(size) = plan.plain_size(id) => {
                         Code::Plain(size)
                     }
+                    // Only sized values: the walk reaches their fields
+                    // through a thin pointer.
+                    Op::Fields(_) | Op::Enum(_) if !sized => Code::Op,
                     Op::Fields(fields) => match push_parts(&mut parts, fields) {
                         Some((start, end)) => Code::Fields { start, end },
                         None => Code::Op,
