@@ -272,6 +272,22 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     unsafe fn child(&mut self, step: Step, id: NodeId, src: PtrConst) -> Flow {
         // SAFETY: as in `node`.
         let code = unsafe { &self.program.entry_unchecked(id).code };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.child_coded(step, id, code, src) }
+    }
+
+    /// [`child`](Self::child) of a node whose code the caller has at hand.
+    ///
+    /// # Safety
+    /// As [`node`](Self::node); `code` is node `id`'s.
+    #[inline(always)]
+    unsafe fn child_coded(
+        &mut self,
+        step: Step,
+        id: NodeId,
+        code: &'p Code,
+        src: PtrConst,
+    ) -> Flow {
         if let Code::Scalar(scalar) = *code {
             // SAFETY: forwarded from this function's contract.
             unsafe { write_scalar(scalar, src, self.out) };
@@ -453,7 +469,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// # Safety
     /// `src` points at a live struct or variant whose fields these are.
     #[inline(always)]
-    unsafe fn parts(&mut self, parts: &[Part], src: PtrConst) -> Flow {
+    unsafe fn parts(&mut self, parts: &'p [Part], src: PtrConst) -> Flow {
         // Parts belong to sized values (see `Code::Fields`): `src` is a thin
         // pointer, and so is each field's (cheaper than `PtrConst::field`,
         // which keeps a tag).
@@ -462,7 +478,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             // SAFETY: the field lies at its offset inside the live value.
             let field = PtrConst::new_sized(unsafe { at.add(part.offset) });
             // SAFETY: the field is a live value of the part's node.
-            unsafe { self.child(Step::Field(part.name), part.node, field)? };
+            unsafe { self.child_coded(Step::Field(part.name), part.node, &part.code, field)? };
         }
         Ok(())
     }
@@ -671,11 +687,14 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             self.out.extend(bytes);
             return Ok(());
         }
+        // SAFETY: as in `node`.
+        let code = unsafe { &self.program.entry_unchecked(elements.node).code };
         for index in 0..len {
             // SAFETY: `index < len`, so the element lies inside the run.
             let element = PtrConst::new(unsafe { data.add(index * elements.stride) });
-            // SAFETY: the element is a live value of the element node's shape.
-            unsafe { self.child(Step::Index(index), elements.node, element)? };
+            // SAFETY: the element is a live value of the element node's
+            // shape, whose code `code` is.
+            unsafe { self.child_coded(Step::Index(index), elements.node, code, element)? };
         }
         Ok(())
     }

@@ -128,7 +128,7 @@ impl Scalar {
     }
 }
 
-/// A field of a [`Code::Fields`] struct.
+/// A field of a [`Code::Fields`] struct or a [`Variant`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Part {
     /// Byte offset of the field inside the struct.
@@ -136,6 +136,8 @@ pub(crate) struct Part {
     pub node: NodeId,
     /// The field's name, for error paths.
     pub name: &'static str,
+    /// `node`'s code, copied here so a field costs no second lookup.
+    pub code: Code,
 }
 
 /// A plan's codes, indexed by [`NodeId`], and the fields they refer to.
@@ -191,6 +193,12 @@ impl Program {
                 Entry { code, recursive }
             })
             .collect();
+        let entries: Vec<Entry> = entries;
+        for part in &mut parts {
+            part.code = entries
+                .get(part.node.index())
+                .map_or(Code::Op, |entry| entry.code);
+        }
         let program = Program {
             entries,
             parts,
@@ -279,6 +287,8 @@ fn push_parts(parts: &mut Vec<Part>, fields: &[crate::plan::FieldStep]) -> Optio
         offset: field.offset,
         node: field.node,
         name: field.name,
+        // Filled in once every node has its code.
+        code: Code::Op,
     }));
     Some((u32::try_from(start).ok()?, u32::try_from(parts.len()).ok()?))
 }
@@ -368,6 +378,7 @@ mod tests {
         };
         assert_eq!(Some(layout), plan.layouts().pointer_layout[some]);
         assert_eq!(pointee, plan.root());
+        assert!(parts.iter().all(|p| p.code == program.entry(p.node).code));
         for (id, node) in plan.ids().zip(plan.nodes()) {
             assert_eq!(program.entry(id).recursive, plan.is_recursive(id));
             if let Some(scalar) = Scalar::of(&node.op) {
