@@ -8,6 +8,11 @@
 //! option presence, pointees, `Vec` words) it reads memory as generated code
 //! does instead of calling facet's vtable.
 //!
+//! It walks the plan's flat form, [`super::program`]: each hop reads one
+//! `Code` (a scalar, a struct's fields, a calibrated option or pointer, an
+//! enum's variant table) and falls back to the node's op in the plan for
+//! every other kind.
+//!
 //! The output is a [`Sink`]: a vector, or a byte [`Count`] for
 //! `serialized_size` (which then reads lengths, never the bytes).
 //!
