@@ -475,9 +475,10 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// `src` points at a live struct or variant whose fields these are.
     #[inline(always)]
     unsafe fn parts(&mut self, parts: &'p [Part], src: PtrConst) -> Flow {
-        // Parts belong to sized values (see `Code::Fields`): `src` is a thin
-        // pointer, and so is each field's (cheaper than `PtrConst::field`,
-        // which keeps a tag).
+        // Parts belong to sized values (see `Code::Fields`): only `src`'s
+        // address is used (it may still carry the wide tag of an unsized
+        // parent it was reached from), and each field's pointer is thin
+        // (cheaper than `PtrConst::field`, which keeps a tag).
         let at = src.raw_ptr();
         for part in parts {
             // SAFETY: the field lies at its offset inside the live value.

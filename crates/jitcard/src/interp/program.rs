@@ -5,11 +5,17 @@
 //! It decides nothing of its own. Each code is read off the node's op,
 //! [`Plan::is_recursive`], [`Plan::plain_size`] and the plan's calibrated
 //! [`Layouts`]; [`Code::Op`] sends the interpreter back to the node's op in
-//! the plan for every kind the program does not flatten (enums, lists,
-//! maps, ...). A code is only a faster way to reach what that op would do:
+//! the plan for every kind the program does not flatten (lists, maps,
+//! results, uncalibrated options and pointers, options and pointers that
+//! close a cycle, enums without a direct lookup, ...). A code is only a faster way to reach what that op would do:
 //! the interpreter writes the same bytes with or without it.
 //!
-//! A program is built once per plan, when it is lowered (see
+//! The walk reads codes without bounds checks: [`Program::of`] checks that
+//! every id [`crate::plan::children`] lists, and the root, has an entry, and
+//! that every part range lies inside the parts. The interpreter only
+//! follows ids a node's op holds, which `children` lists.
+//!
+//! A program is built once per encode plan, when it is lowered (see
 //! [`Plan::interp_program`]): one pass over the nodes, no recursion, no
 //! call into facet.
 

@@ -54,6 +54,11 @@ impl<T> std::ops::IndexMut<NodeId> for NodeMap<T> {
 
 /// The nodes `id` refers to directly, in field / variant order (a node
 /// referred to twice appears twice).
+///
+/// Every id an op holds must be listed here: the encoding interpreter's
+/// unchecked reads are sound because `interp::program::Program::of`
+/// checks these ids (a new op kind with an id left out would read out of
+/// bounds).
 pub(crate) fn children(plan: &Plan, id: NodeId) -> Vec<NodeId> {
     match &plan.node(id).op {
         Op::Fields(fields) => fields.iter().map(|f| f.node).collect(),

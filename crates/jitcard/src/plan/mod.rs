@@ -72,8 +72,8 @@ pub struct Plan {
     /// The calibrated layouts of its nodes, found when it is lowered (see
     /// [`Plan::layouts`]).
     layouts: std::sync::OnceLock<crate::calibration::Layouts>,
-    /// The encoding interpreter's flat form of this plan, built when it is
-    /// lowered (see [`Plan::interp_program`]).
+    /// The encoding interpreter's flat form of this plan, built when an
+    /// encode plan is lowered (see [`Plan::interp_program`]).
     interp_program: std::sync::OnceLock<crate::interp::program::Program>,
 }
 
@@ -86,8 +86,9 @@ impl Plan {
     }
 
     /// The encoding interpreter's flat form of this plan (see
-    /// [`crate::interp::program`]), built when the plan is lowered (like
-    /// [`Plan::layouts`], so no encode builds it on a short stack).
+    /// [`crate::interp::program`]), built when an encode plan is lowered
+    /// (like [`Plan::layouts`], so no encode builds it on a short stack;
+    /// decode plans never need it).
     pub(crate) fn interp_program(&self) -> &crate::interp::program::Program {
         self.interp_program
             .get_or_init(|| crate::interp::program::Program::of(self, self.layouts()))

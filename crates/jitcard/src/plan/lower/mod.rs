@@ -104,7 +104,9 @@ fn lower_in(root: &'static Shape, direction: Direction) -> Result<Plan, Error> {
     // has its stack room, not on an encode's first call, which may run with
     // little stack left.
     plan.layouts();
-    plan.interp_program();
+    if direction == Direction::Encode {
+        plan.interp_program();
+    }
     Ok(plan)
 }
 
