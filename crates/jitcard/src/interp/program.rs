@@ -198,8 +198,7 @@ impl Program {
                 };
                 Entry { code, recursive }
             })
-            .collect();
-        let entries: Vec<Entry> = entries;
+            .collect::<Vec<Entry>>();
         for part in &mut parts {
             part.code = entries
                 .get(part.node.index())
