@@ -50,6 +50,40 @@ const fn spread_7bit_groups(value: u64) -> u64 {
 /// The continuation bit of every byte of a word.
 const ALL_CONTINUE: u64 = 0x8080_8080_8080_8080;
 
+/// Every varint's length and continuation bits by the leading zeros of its
+/// value (`value.leading_zeros()`, `0..=64`), for writers that look them up
+/// instead of computing them (generated encoders: two loads replace a chain
+/// of multiplies and shifts).
+#[repr(C)]
+pub(crate) struct VarintShapes {
+    /// The continuation bits of the first eight bytes: every byte but the
+    /// last for lengths up to 8 (none for 1), all eight from 9 bytes on.
+    pub(crate) continued: [u64; 65],
+    /// The length in bytes ([`varint_len`]).
+    pub(crate) len: [u64; 65],
+}
+
+/// [`VarintShapes`] of every count of leading zeros.
+pub(crate) static VARINT_SHAPES: VarintShapes = {
+    let mut shapes = VarintShapes {
+        continued: [0; 65],
+        len: [0; 65],
+    };
+    let mut leading = 0;
+    while leading <= 64 {
+        let value = if leading == 64 { 0 } else { u64::MAX >> leading };
+        let len = varint_len(value);
+        shapes.len[leading] = len as u64;
+        shapes.continued[leading] = if len >= 9 {
+            ALL_CONTINUE
+        } else {
+            ALL_CONTINUE >> (8 * (9 - len) - 8) >> 8
+        };
+        leading += 1;
+    }
+    shapes
+};
+
 /// `value` as an unsigned LEB128 varint: its first eight bytes as a
 /// little-endian word, the next two (zero when unused) and the length.
 ///
@@ -324,4 +358,32 @@ pub fn char_from_utf8(bytes: &[u8]) -> Option<char> {
     let mut chars = core::str::from_utf8(bytes).ok()?.chars();
     let first = chars.next()?;
     chars.next().is_none().then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table agrees with the computed writer on every length boundary,
+    /// and its continuation bits complete the spread groups to the varint's
+    /// first word below 2^56.
+    #[test]
+    fn varint_shapes_match_the_writer() {
+        let mut values = vec![0u64, 1, u64::MAX];
+        for bits in 1..64 {
+            values.extend([(1u64 << bits) - 1, 1 << bits, (1 << bits) + 1]);
+        }
+        for value in values {
+            let leading = value.leading_zeros() as usize;
+            let (low, _, len) = varint_u64_words(value);
+            assert_eq!(VARINT_SHAPES.len[leading], len as u64, "{value:#x}");
+            if (0x80..1 << 56).contains(&value) {
+                let word = spread_7bit_groups(value) | VARINT_SHAPES.continued[leading];
+                assert_eq!(word, low, "{value:#x}");
+            }
+            if value < 0x80 {
+                assert_eq!(VARINT_SHAPES.continued[leading], 0, "{value:#x}");
+            }
+        }
+    }
 }

@@ -538,10 +538,6 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
         self.b.switch_to_block(rest);
         let word = self.spread_groups(value);
-        let high = self
-            .b
-            .ins()
-            .iconst(types::I64, 0x8080_8080_8080_8080u64 as i64);
         let fits = self
             .b
             .ins()
@@ -549,17 +545,22 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().brif(fits, short, &[], long, &[]);
 
         self.b.switch_to_block(short);
-        // Bytes: ceil(bits / 7) = (bits + 6) * 37 >> 8 for bits in 1..=64,
-        // with bits + 6 = 70 - leading zeros.
+        // The length and the continuation bits of the first `len - 1`
+        // bytes, looked up by the leading zeros (0..=64, inside the table).
         let leading = self.b.ins().clz(value);
-        let len = self.b.ins().imul_imm_s(leading, -37);
-        let len = self.b.ins().iadd_imm_s(len, 70 * 37);
-        let len = self.b.ins().ushr_imm_u(len, 8);
-        // Continuation bits in the first `len - 1` bytes (len >= 2 here):
-        // the top 8 * (9 - len) bits of the pattern shifted out.
-        let unused = self.b.ins().imul_imm_s(len, -8);
-        let unused = self.b.ins().iadd_imm_s(unused, 72);
-        let continued = self.b.ins().ushr(high, unused);
+        let shapes = self.iconst_ptr(&raw const wire::VARINT_SHAPES as i64);
+        let index = self.b.ins().ishl_imm_u(leading, 3);
+        let shape = self.b.ins().iadd(shapes, index);
+        let continued = self.load(
+            types::I64,
+            shape,
+            core::mem::offset_of!(wire::VarintShapes, continued) as i32,
+        );
+        let len = self.load(
+            types::I64,
+            shape,
+            core::mem::offset_of!(wire::VarintShapes, len) as i32,
+        );
         let encoded = self.b.ins().bor(word, continued);
         let cur = self.b.use_var(self.cur);
         self.b.ins().store(flags(), encoded, cur, 0);
@@ -567,7 +568,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.b.ins().jump(done, &[]);
 
         self.b.switch_to_block(long);
-        let encoded = self.b.ins().bor(word, high);
+        let encoded = self
+            .b
+            .ins()
+            .bor_imm_u(word, 0x8080_8080_8080_8080u64 as i64);
         let cur = self.b.use_var(self.cur);
         self.b.ins().store(flags(), encoded, cur, 0);
         // The top 8 bits: `top` below 0x80 is one byte; otherwise its low 7
