@@ -875,14 +875,20 @@ fn bin_tree(levels: u32, extra: u32) -> BinTree {
 /// before: a complete tree of 7 levels (127 nodes) whose last leaf goes 3
 /// levels deeper fits a limit of exactly 10 and fails at 9, on every engine
 /// (the JIT unrolls one level of self-recursion inline: both the inline and
-/// the called levels count).
+/// the called levels count), in the JIT's quick code and in its optimized
+/// code.
 #[test]
 fn depth_is_given_back_by_every_sibling() {
     let tree = bin_tree(7, 3);
     let expected = postcard::to_allocvec(&tree).unwrap();
     for engine in engines() {
         let e = Encoder::<BinTree>::new(engine).unwrap();
-        for _ in 0..2 {
+        for round in 0..3 {
+            if round == 2 {
+                e.optimize().unwrap();
+                let jit = matches!(engine, Engine::Jit { .. });
+                assert_eq!(e.is_optimized(), jit, "{}", engine.name());
+            }
             assert_eq!(
                 e.with_max_depth(10).to_vec(&tree).unwrap(),
                 expected,

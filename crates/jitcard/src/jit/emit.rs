@@ -34,6 +34,13 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     /// The context's remaining depth before the function took one at entry
     /// (stored back on success), if it counts depth.
     depth_at_entry: Option<Value>,
+    /// With [`EntryHelpers::depth_in_registers`]: the remaining depth after
+    /// the levels taken so far, which the context must hold at every call
+    /// given the context.
+    depth_now: Option<Value>,
+    /// Whether a call site stored [`depth_now`](Self::depth_now) into the
+    /// context (which the success exit then restores).
+    depth_stored: bool,
     /// The runtime this function's entry protocol calls.
     entry: EntryHelpers,
     /// A size-only function (see [`measure_only`](Self::measure_only)).
@@ -60,6 +67,12 @@ pub(crate) struct EntryHelpers {
     /// Where the context records the lowest remaining depth reached, when
     /// it does (decoders: how deep a partly built value can be).
     pub lowest_depth_left: Option<i32>,
+    /// Whether the depth a function takes stays in a register and reaches
+    /// the context only before calls that are given it (encoders, whose
+    /// calls all go through [`FunctionEmitter::call_native`] and
+    /// [`FunctionEmitter::call_compiled`]), rather than being stored at
+    /// every take and give.
+    pub depth_in_registers: bool,
 }
 
 /// Bytes [`FunctionEmitter::put_varint`] may store at the cursor whatever
@@ -108,6 +121,8 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             end,
             fail,
             depth_at_entry: None,
+            depth_now: None,
+            depth_stored: false,
             entry,
             measuring: false,
             compact: false,
@@ -192,7 +207,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     pub fn take_depth(&mut self, node: u32, at_entry: bool) -> Value {
         let ptr = self.ptr;
         let ctx = self.ctx;
-        let left = self.b.ins().load(ptr, flags(), ctx, CTX_DEPTH_LEFT);
+        let left = match self.depth_now {
+            Some(now) => now,
+            None => self.b.ins().load(ptr, flags(), ctx, CTX_DEPTH_LEFT),
+        };
         let deep = self.b.create_block();
         let allowed = self.b.create_block();
         self.b.set_cold_block(deep);
@@ -212,6 +230,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         }
         self.b.switch_to_block(allowed);
         let taken = self.b.ins().iadd_imm_s(left, -1);
+        if self.entry.depth_in_registers {
+            self.depth_now = Some(taken);
+            return left;
+        }
         self.b.ins().store(flags(), taken, ctx, CTX_DEPTH_LEFT);
         if let Some(lowest_at) = self.entry.lowest_depth_left {
             let lowest = self.b.ins().load(ptr, flags(), ctx, lowest_at);
@@ -228,9 +250,26 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// take, not an increment of the stored word: recursive code would
     /// otherwise chain every level's read-modify-write through memory.
     pub fn give_depth(&mut self, before: Value) {
-        self.b
-            .ins()
-            .store(flags(), before, self.ctx, CTX_DEPTH_LEFT);
+        if self.entry.depth_in_registers {
+            self.depth_now = Some(before);
+        } else {
+            self.b
+                .ins()
+                .store(flags(), before, self.ctx, CTX_DEPTH_LEFT);
+        }
+    }
+
+    /// Before a call given the context (`args`), with
+    /// [`EntryHelpers::depth_in_registers`]: makes the context's remaining
+    /// depth the current one, so the callee (a compiled function at its
+    /// entry, or a helper that reports or calls back) reads it there.
+    fn store_depth_for(&mut self, args: &[Value]) {
+        if let Some(now) = self.depth_now
+            && args.contains(&self.ctx)
+        {
+            self.b.ins().store(flags(), now, self.ctx, CTX_DEPTH_LEFT);
+            self.depth_stored = true;
+        }
     }
 
     /// Gives back the depth taken at entry and returns success (the
@@ -241,7 +280,14 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
             self.spill_cursor();
         }
         if let Some(before) = self.depth_at_entry {
-            self.give_depth(before);
+            if !self.entry.depth_in_registers {
+                self.give_depth(before);
+            } else if self.depth_stored {
+                // Calls saw the depths below; the caller's is due back.
+                self.b
+                    .ins()
+                    .store(flags(), before, self.ctx, CTX_DEPTH_LEFT);
+            }
         }
         if self.cur_param.is_some() {
             let cur = self.b.use_var(self.cur);
@@ -996,6 +1042,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         returns: &[Type],
         args: &[Value],
     ) -> Vec<Value> {
+        self.store_depth_for(args);
         let sig = self.signature(params, returns);
         let sig = self.b.import_signature(sig);
         let callee = self.b.ins().iconst(self.ptr, address as i64);
@@ -1025,19 +1072,32 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let ctx = self.ctx;
         if self.cur_param.is_some() {
             let cur = self.b.use_var(self.cur);
+            self.store_depth_for(&[ctx]);
             let call = self.b.ins().call(callee, &[ctx, data, meta, cur]);
             let after = self.b.inst_results(call)[0];
             let failed =
                 self.b
                     .ins()
                     .icmp_imm_s(IntCC::Equal, after, super::runtime::FAILED as i64);
-            let status = self.b.ins().uextend(types::I32, failed);
-            self.check(status);
+            // Branch on the comparison itself: a status made of it would
+            // be materialized and tested again on every return.
+            let propagate = self.b.create_block();
+            let ok = self.b.create_block();
+            self.b.set_cold_block(propagate);
+            self.b.ins().brif(failed, propagate, &[], ok, &[]);
+            self.b.switch_to_block(propagate);
+            let status = self
+                .b
+                .ins()
+                .iconst(types::I32, i64::from(super::runtime::STATUS_ERROR));
+            self.fail_with(status);
+            self.b.switch_to_block(ok);
             let end = self.b.ins().load(self.ptr, flags(), ctx, CTX_END);
             self.b.def_var(self.cur, after);
             self.b.def_var(self.end, end);
         } else {
             self.spill_cursor();
+            self.store_depth_for(&[ctx]);
             let call = self.b.ins().call(callee, &[ctx, data, meta]);
             let status = self.b.inst_results(call)[0];
             self.reload_cursor();

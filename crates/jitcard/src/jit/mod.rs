@@ -418,6 +418,7 @@ fn compile_encoder_unguarded(
         grow_stack: runtime::grow_stack_encoding as *const u8,
         too_deep: runtime::too_deep as *const u8,
         lowest_depth_left: None,
+        depth_in_registers: true,
     };
     let label = if measure { "size" } else { "encode" };
     let machine = build(
@@ -469,6 +470,7 @@ fn compile_decoder_unguarded(plan: &Plan, mode: VtableCalls) -> Result<CompiledD
         grow_stack: runtime::grow_stack::<DecodeCtx> as *const u8,
         too_deep: decode_runtime::too_deep as *const u8,
         lowest_depth_left: Some(decode_runtime::CTX_LOWEST_DEPTH_LEFT),
+        depth_in_registers: false,
     };
     let functions: Vec<Function> = Function::of_nodes(&own_function).collect();
     let machine = build(

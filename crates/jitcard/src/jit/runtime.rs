@@ -30,7 +30,10 @@
 //! [`grow_stack_encoding`], which runs the function again on a new stack
 //! segment and returns what it returns. Functions of recursive nodes also take one from
 //! `depth_left` at entry (failing through [`too_deep`] at zero) and give it
-//! back on success.
+//! back on success. The taken depth (and that of a level unrolled inline)
+//! stays in a register: `depth_left` is stored only before a call given the
+//! context, so every callee and helper reads the current depth there, and
+//! restored at the success exit when it was stored.
 
 use core::ptr;
 use std::mem::offset_of;
