@@ -42,6 +42,9 @@ pub(crate) struct NodeEmitter<'p> {
     /// Whether the recursive function node being emitted is already
     /// inlined once into itself (see [`NodeEmitter::node_here`]).
     pub unrolled: std::cell::Cell<bool>,
+    /// A pointer node's data word, already loaded by the option around it
+    /// to test presence (see [`NodeEmitter::option`]): its node and value.
+    pub loaded_word: std::cell::Cell<Option<(NodeId, Value)>>,
 }
 
 impl NodeEmitter<'_> {
@@ -196,7 +199,10 @@ impl NodeEmitter<'_> {
                     // (see `layout::pointer_layout`), as facet's words.
                     Some(layout) => {
                         let ptr = e.ptr;
-                        let address = e.load(ptr, data, layout.data_word);
+                        let address = match self.loaded_word.take() {
+                            Some((node, word)) if node == id => word,
+                            _ => e.load(ptr, data, layout.data_word),
+                        };
                         let address = e.b.ins().iadd_imm_u(address, layout.data_offset as i64);
                         match layout.len_word {
                             None => (address, e.iconst_ptr(THIN_META)),
@@ -327,7 +333,7 @@ impl NodeEmitter<'_> {
             let mut strings = Vec::new();
             if checked {
                 let fixed = head + tail + run.iter().map(KnownSize::fixed).sum::<usize>();
-                let mut total = e.iconst_ptr(fixed as i64);
+                let mut total = None;
                 for (field, part) in fields[index..].iter().zip(&run) {
                     if let KnownSize::Str(access) = part {
                         let at = e.b.ins().iadd_imm_u(data, field.offset as i64);
@@ -336,11 +342,18 @@ impl NodeEmitter<'_> {
                         // Live strings lie in the address space (< 2^57
                         // bytes on every supported host): a few lengths
                         // cannot wrap the sum.
-                        total = e.b.ins().iadd(total, len);
+                        let sum = match total {
+                            Some(total) => e.b.ins().iadd(total, len),
+                            None => e.b.ins().iadd_imm_u(len, fixed as i64),
+                        };
+                        total = Some(sum);
                         strings.push((bytes, len));
                     }
                 }
-                e.ensure(total);
+                match total {
+                    Some(total) => e.ensure(total),
+                    None => e.ensure_const(fixed),
+                }
             }
             // Size-only code counts the run's strings at once (see
             // `FunctionEmitter::count_strings`).
@@ -394,6 +407,7 @@ impl NodeEmitter<'_> {
         reserved: bool,
         tag_reserved: bool,
     ) {
+        let mut payload_word = None;
         let (is_some, value) = match self.facts.layouts.presence[id] {
             // Calibrated presence (see `presence`): one load and a compare
             // instead of `get_value`.
@@ -403,6 +417,16 @@ impl NodeEmitter<'_> {
                 let none = e.b.ins().iconst(ty, presence.none as i64);
                 let is_some = e.b.ins().icmp(IntCC::NotEqual, word, none);
                 let value = e.b.ins().iadd_imm_u(data, presence.payload_offset as i64);
+                // A pointer payload whose data word is the presence word
+                // (`Option<Box<T>>`): it reuses this load.
+                if ty == e.ptr
+                    && !self.facts.own_function[op.some]
+                    && matches!(self.plan.node(op.some).op, Op::Pointer(_))
+                    && let Some(layout) = self.facts.layouts.pointer_layout[op.some]
+                    && presence.offset == presence.payload_offset + layout.data_word
+                {
+                    payload_word = Some((op.some, word));
+                }
                 (is_some, value)
             }
             None => {
@@ -413,7 +437,9 @@ impl NodeEmitter<'_> {
         e.put_tag_arms(is_some, 1, tag_reserved, |e, tag| {
             if tag == 1 {
                 let thin = e.iconst_ptr(THIN_META);
+                self.loaded_word.set(payload_word);
                 self.node(e, op.some, value, thin, reserved);
+                self.loaded_word.set(None);
             }
         });
     }

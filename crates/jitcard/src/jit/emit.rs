@@ -429,11 +429,29 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     }
 
     /// Ensures `bytes` (a constant) can be written without further checks.
+    ///
+    /// The test is `cur + bytes > end` (one `lea` and a compare; no
+    /// overflow: the cursor is a user-space address and `bytes` below
+    /// 2^32 here), and `cur == end` for one byte.
     pub fn ensure_const(&mut self, bytes: usize) {
-        if bytes > 0 {
+        if bytes == 0 || self.measuring {
+            return;
+        }
+        if bytes > u32::MAX as usize {
             let needed = self.b.ins().iconst(self.ptr, bytes as i64);
             self.ensure(needed);
+            return;
         }
+        let cur = self.b.use_var(self.cur);
+        let end = self.b.use_var(self.end);
+        let short = if bytes == 1 {
+            self.b.ins().icmp(IntCC::Equal, cur, end)
+        } else {
+            let past = self.b.ins().iadd_imm_u(cur, bytes as i64);
+            self.b.ins().icmp(IntCC::UnsignedGreaterThan, past, end)
+        };
+        let needed = self.b.ins().iconst(self.ptr, bytes as i64);
+        self.grow_if(short, needed);
     }
 
     /// Ensures `bytes` can be written without further checks, growing the
@@ -446,6 +464,11 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let end = self.b.use_var(self.end);
         let available = self.b.ins().isub(end, cur);
         let short = self.b.ins().icmp(IntCC::UnsignedLessThan, available, bytes);
+        self.grow_if(short, bytes);
+    }
+
+    /// When `short`, grows the buffer through the runtime by `bytes`.
+    fn grow_if(&mut self, short: Value, bytes: Value) {
         let grow = self.b.create_block();
         let ready = self.b.create_block();
         self.b.set_cold_block(grow);

@@ -444,6 +444,7 @@ fn compile_encoder_unguarded(
                 // A map entry's function never inlines its map (see
                 // `NodeEmitter::node_here`).
                 unrolled: std::cell::Cell::new(matches!(function, Function::MapEntry(_))),
+                loaded_word: std::cell::Cell::new(None),
             };
             match function {
                 Function::Node(_) => nodes.function_body(e, data, meta),
