@@ -64,6 +64,28 @@ pub(crate) fn words(p: PtrConst) -> (*const u8, usize) {
     words_of(p)
 }
 
+/// The words of a map entry's key and value pointers, as [`words_of`]
+/// each, read one machine word at a time.
+///
+/// The entry comes from facet's `next`, a call that stored it as separate
+/// words: a wider load spanning two of those stores (what a plain copy of
+/// the pair compiles to) cannot be forwarded from them and waits for both
+/// to reach the cache, on every entry. Volatile reads keep each load one
+/// word wide.
+pub(crate) fn entry_words(entry: &(PtrConst, PtrConst)) -> [usize; 4] {
+    let word = |p: &PtrConst, index: usize| {
+        // SAFETY: a `PtrConst` is two initialized machine words (checked
+        // at compile time above), and `p` is a live reference to one.
+        unsafe { core::ptr::read_volatile((p as *const PtrConst).cast::<usize>().add(index)) }
+    };
+    [
+        word(&entry.0, 0),
+        word(&entry.0, 1),
+        word(&entry.1, 0),
+        word(&entry.1, 1),
+    ]
+}
+
 /// [`pointer_from_words`] as a `PtrConst`.
 pub(crate) fn from_words(data: *const u8, meta: usize) -> PtrConst {
     pointer_from_words(data, meta)
@@ -83,6 +105,18 @@ mod tests {
         assert_eq!(size_of::<PtrConst>(), 2 * size_of::<usize>());
         assert_eq!(size_of::<facet_core::PtrMut>(), 2 * size_of::<usize>());
         assert_eq!(size_of::<facet_core::PtrUninit>(), 2 * size_of::<usize>());
+    }
+
+    #[test]
+    fn entry_words_are_the_words_of_key_then_value() {
+        let (key, value) = (3u32, "value");
+        let entry = (PtrConst::new(&key as *const u32), PtrConst::new(value as *const str));
+        let (key_data, key_meta) = words(entry.0);
+        let (value_data, value_meta) = words(entry.1);
+        assert_eq!(
+            entry_words(&entry),
+            [key_data as usize, key_meta, value_data as usize, value_meta]
+        );
     }
 
     #[test]

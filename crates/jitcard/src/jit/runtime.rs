@@ -422,10 +422,8 @@ pub(crate) unsafe extern "C" fn encode_iterated(
                 })
             }
             Op::Map(op) => {
-                collections::for_each_iterated(node_ref, len, &op.iter, src, |(key, value)| {
-                    let (key, key_meta) = facet_ptr::words(key);
-                    let (value, value_meta) = facet_ptr::words(value);
-                    let words = [key as usize, key_meta, value as usize, value_meta];
+                collections::for_each_iterated(node_ref, len, &op.iter, src, |entry| {
+                    let words = facet_ptr::entry_words(&entry);
                     call_words(ctx, item, words.as_ptr().cast(), 0)
                 })
             }
