@@ -6,7 +6,8 @@
 //!
 //! Contract, the same for every caller:
 //! - the caller has written the length prefix `len`; the walker calls `each`
-//!   once per item and fails with [`Error::LengthMismatch`] when the
+//!   once per item (a reference to it, where facet's `next` returned it)
+//!   and fails with [`Error::LengthMismatch`] when the
 //!   collection yields more or fewer items than `len`;
 //! - the iterator is freed exactly once however the walk ends (an error from
 //!   `each`, a length mismatch, or a panic), by a drop guard;
@@ -33,7 +34,7 @@ pub(crate) unsafe fn for_each_iterated<T: IterItem>(
     len: usize,
     iteration: &Iteration<T>,
     src: PtrConst,
-    mut each: impl FnMut(T::Item) -> Result<(), Error>,
+    mut each: impl FnMut(&T::Item) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let walk = AssertUnwindSafe(|| {
         let iter = IterGuard {
@@ -43,9 +44,14 @@ pub(crate) unsafe fn for_each_iterated<T: IterItem>(
             dealloc: iteration.dealloc,
         };
         let mut yielded = 0;
-        // SAFETY: `iter.iter` is a live iterator of this vtable until the
-        // guard drops.
-        while let Some(item) = unsafe { (iteration.next)(iter.iter) } {
+        loop {
+            // SAFETY: `iter.iter` is a live iterator of this vtable until the
+            // guard drops.
+            let next = unsafe { (iteration.next)(iter.iter) };
+            // `each` sees the item where `next` stored it, word by word: a
+            // moved copy is made of wider loads, which cannot be forwarded
+            // from those stores and wait for them to reach the cache.
+            let Some(item) = &next else { break };
             if yielded == len {
                 return Err(node.length_mismatch(len, yielded + 1));
             }

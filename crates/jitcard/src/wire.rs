@@ -71,7 +71,11 @@ pub(crate) static VARINT_SHAPES: VarintShapes = {
     };
     let mut leading = 0;
     while leading <= 64 {
-        let value = if leading == 64 { 0 } else { u64::MAX >> leading };
+        let value = if leading == 64 {
+            0
+        } else {
+            u64::MAX >> leading
+        };
         let len = varint_len(value);
         shapes.len[leading] = len as u64;
         shapes.continued[leading] = if len >= 9 {

@@ -646,7 +646,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             let len = (op.len)(src);
             self.out.varint(len as u64);
             let mut index = 0;
-            collections::for_each_iterated(self.plan.node(id), len, &op.iter, src, |element| {
+            collections::for_each_iterated(self.plan.node(id), len, &op.iter, src, |&element| {
                 self.part(Step::Index(index), op.element, element)
                     .map_err(|error| *error)?;
                 index += 1;
@@ -666,7 +666,7 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
             self.out.varint(len as u64);
             let mut index = 0;
             let node = self.plan.node(id);
-            collections::for_each_iterated(node, len, &op.iter, src, |(key, value)| {
+            collections::for_each_iterated(node, len, &op.iter, src, |&(key, value)| {
                 self.part(Step::Key(index), op.key, key)
                     .map_err(|error| *error)?;
                 self.part(Step::Value(index), op.value, value)

@@ -64,27 +64,24 @@ pub(crate) fn words(p: PtrConst) -> (*const u8, usize) {
     words_of(p)
 }
 
-/// The words of a map entry's key and value pointers, as [`words_of`]
-/// each, read one machine word at a time.
+/// A map entry as facet's `next` returns it (key and value pointers),
+/// seen as the four words a compiled entry function reads: the key's data
+/// and metadata words, then the value's (offsets checked at compile time
+/// below).
 ///
-/// The entry comes from facet's `next`, a call that stored it as separate
-/// words: a wider load spanning two of those stores (what a plain copy of
-/// the pair compiles to) cannot be forwarded from them and waits for both
-/// to reach the cache, on every entry. Volatile reads keep each load one
-/// word wide.
-pub(crate) fn entry_words(entry: &(PtrConst, PtrConst)) -> [usize; 4] {
-    let word = |p: &PtrConst, index: usize| {
-        // SAFETY: a `PtrConst` is two initialized machine words (checked
-        // at compile time above), and `p` is a live reference to one.
-        unsafe { core::ptr::read_volatile((p as *const PtrConst).cast::<usize>().add(index)) }
-    };
-    [
-        word(&entry.0, 0),
-        word(&entry.0, 1),
-        word(&entry.1, 0),
-        word(&entry.1, 1),
-    ]
+/// The entry is handed over in place rather than copied: `next` stored it
+/// as separate words, and the wider loads a copy compiles to cannot be
+/// forwarded from two stores: they wait for both to reach the cache, on
+/// every entry. The compiled function loads one word at a time.
+pub(crate) fn entry_words(entry: &(PtrConst, PtrConst)) -> *const u8 {
+    (entry as *const (PtrConst, PtrConst)).cast()
 }
+
+const _: () = {
+    let word = size_of::<usize>();
+    assert!(core::mem::offset_of!((PtrConst, PtrConst), 0) == 0);
+    assert!(core::mem::offset_of!((PtrConst, PtrConst), 1) == 2 * word);
+};
 
 /// [`pointer_from_words`] as a `PtrConst`.
 pub(crate) fn from_words(data: *const u8, meta: usize) -> PtrConst {
@@ -110,11 +107,17 @@ mod tests {
     #[test]
     fn entry_words_are_the_words_of_key_then_value() {
         let (key, value) = (3u32, "value");
-        let entry = (PtrConst::new(&key as *const u32), PtrConst::new(value as *const str));
+        let entry = (
+            PtrConst::new(&key as *const u32),
+            PtrConst::new(value as *const str),
+        );
         let (key_data, key_meta) = words(entry.0);
         let (value_data, value_meta) = words(entry.1);
+        // SAFETY: `entry_words` points at the four initialized words of
+        // `entry`, which is live.
+        let read = unsafe { *entry_words(&entry).cast::<[usize; 4]>() };
         assert_eq!(
-            entry_words(&entry),
+            read,
             [key_data as usize, key_meta, value_data as usize, value_meta]
         );
     }

@@ -417,16 +417,13 @@ pub(crate) unsafe extern "C" fn encode_iterated(
     let result = unsafe {
         match &node_ref.op {
             Op::Set(op) => {
-                collections::for_each_iterated(node_ref, len, &op.iter, src, |element| {
+                collections::for_each_iterated(node_ref, len, &op.iter, src, |&element| {
                     call(ctx, item, element)
                 })
             }
-            Op::Map(op) => {
-                collections::for_each_iterated(node_ref, len, &op.iter, src, |entry| {
-                    let words = facet_ptr::entry_words(&entry);
-                    call_words(ctx, item, words.as_ptr().cast(), 0)
-                })
-            }
+            Op::Map(op) => collections::for_each_iterated(node_ref, len, &op.iter, src, |entry| {
+                call_words(ctx, item, facet_ptr::entry_words(entry), 0)
+            }),
             _ => Err(Error::Internal {
                 message: format!("encode_iterated called on node `{}`", node_ref.path),
             }),
