@@ -291,16 +291,20 @@ impl VarintWidth {
         }
     }
 
-    /// The largest value the last possible byte may hold (the bits left
-    /// after `7 * (max_len - 1)`).
-    pub const fn last_byte_max(self) -> u8 {
-        let bits = match self {
+    /// Bits of the integers of this width.
+    pub const fn bits(self) -> u32 {
+        match self {
             VarintWidth::U16 => 16,
             VarintWidth::U32 => 32,
             VarintWidth::U64 => 64,
             VarintWidth::U128 => 128,
-        };
-        let left = bits - 7 * (self.max_len() as u32 - 1);
+        }
+    }
+
+    /// The largest value the last possible byte may hold (the bits left
+    /// after `7 * (max_len - 1)`).
+    pub const fn last_byte_max(self) -> u8 {
+        let left = self.bits() - 7 * (self.max_len() as u32 - 1);
         ((1u32 << left) - 1) as u8
     }
 }

@@ -147,3 +147,42 @@ fn odd_shapes_match_postcard() {
     };
     common::check_against(&v, true).unwrap();
 }
+
+/// Every integer width, as a field.
+#[derive(Facet, Serialize, Debug)]
+struct Widths {
+    a: u16,
+    b: i16,
+    c: u32,
+    d: i32,
+    e: u64,
+    f: i64,
+    g: usize,
+    h: isize,
+}
+
+/// Integers of every width around every varint length boundary (2^k - 1,
+/// 2^k, 2^k + 1, and their negatives, truncated to each width): the JIT
+/// writes 16- and 32-bit varints without the 2^56 test, and every length
+/// comes from a table.
+#[test]
+fn integers_at_every_varint_length_boundary() {
+    for bits in 0..64 {
+        for delta in [-1i64, 0, 1] {
+            for sign in [1i64, -1] {
+                let v = (1u64 << bits).wrapping_add(delta as u64) as i64 * sign;
+                let value = Widths {
+                    a: v as u16,
+                    b: v as i16,
+                    c: v as u32,
+                    d: v as i32,
+                    e: v as u64,
+                    f: v,
+                    g: v as usize,
+                    h: v as isize,
+                };
+                common::check(&value).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+            }
+        }
+    }
+}

@@ -45,6 +45,9 @@ pub(crate) struct NodeEmitter<'p> {
     /// A pointer node's data word, already loaded by the option around it
     /// to test presence (see [`NodeEmitter::option`]): its node and value.
     pub loaded_word: std::cell::Cell<Option<(NodeId, Value)>>,
+    /// Wide pointers this function tagged itself (see
+    /// [`NodeEmitter::tag_wide`]): the tagged value and the address.
+    pub tagged: std::cell::RefCell<Vec<(Value, Value)>>,
 }
 
 impl NodeEmitter<'_> {
@@ -208,7 +211,7 @@ impl NodeEmitter<'_> {
                             None => (address, e.iconst_ptr(THIN_META)),
                             Some(len_word) => {
                                 let len = e.load(ptr, data, len_word);
-                                (e.b.ins().bor_imm_s(address, WIDE_TAG), len)
+                                (self.tag_wide(e, address), len)
                             }
                         }
                     }
@@ -250,7 +253,7 @@ impl NodeEmitter<'_> {
             Op::Slice(op) => {
                 // A slice is reached through facet's wide pointer: the
                 // tagged address and the length (see `facet_ptr`).
-                let elements = e.b.ins().band_imm_u(data, UNTAG_MASK);
+                let elements = self.untag(e, data);
                 self.length_prefixed_run(e, &op.elements, elements, meta);
             }
             Op::Array(op) => {
@@ -465,6 +468,29 @@ impl NodeEmitter<'_> {
         }
     }
 
+    /// facet's wide pointer data word for `address` (see `facet_ptr`):
+    /// the address with the tag bit set, remembered so that
+    /// [`untag`](Self::untag) gives the address back without an
+    /// instruction.
+    fn tag_wide(&self, e: &mut FunctionEmitter, address: Value) -> Value {
+        let tagged = e.b.ins().bor_imm_s(address, WIDE_TAG);
+        self.tagged.borrow_mut().push((tagged, address));
+        tagged
+    }
+
+    /// The address of a wide pointer's data word `data`: the address
+    /// [`tag_wide`](Self::tag_wide) tagged (an address never has the tag
+    /// bit set), or the word with the tag cleared.
+    fn untag(&self, e: &mut FunctionEmitter, data: Value) -> Value {
+        let known = self
+            .tagged
+            .borrow()
+            .iter()
+            .find(|&&(tagged, _)| tagged == data)
+            .map(|&(_, address)| address);
+        known.unwrap_or_else(|| e.b.ins().band_imm_u(data, UNTAG_MASK))
+    }
+
     fn bounded(&self, id: NodeId) -> Option<usize> {
         if self.facts.own_function[id] {
             None
@@ -521,7 +547,8 @@ impl NodeEmitter<'_> {
         } else {
             value
         };
-        e.put_varint(value);
+        // Zigzag keeps a signed type's width.
+        e.put_varint_of(value, kind.varint_width().bits());
     }
 
     /// The data pointer and length of a string.
@@ -558,7 +585,7 @@ impl NodeEmitter<'_> {
                 (bytes, e.load(ptr, slot, 0))
             }
             // A wide pointer's data word carries facet's tag.
-            (StrAccess::Unsized, _) => (e.b.ins().band_imm_u(data, UNTAG_MASK), meta),
+            (StrAccess::Unsized, _) => (self.untag(e, data), meta),
         }
     }
 

@@ -586,6 +586,13 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// and `i64`, which ensure 10 bytes) all 8 bytes continue and the top
     /// 8 bits follow as one or two more bytes.
     pub fn put_varint(&mut self, value: Value) {
+        self.put_varint_of(value, 64);
+    }
+
+    /// [`put_varint`](Self::put_varint) of a value known to have at most
+    /// `bits` significant bits: below 57, the test for 2^56 and the long
+    /// path are left out.
+    pub fn put_varint_of(&mut self, value: Value, bits: u32) {
         if self.measuring {
             self.advance_varint(value);
             return;
@@ -607,11 +614,15 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
         self.b.switch_to_block(rest);
         let word = self.spread_groups(value);
-        let fits = self
-            .b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
-        self.b.ins().brif(fits, short, &[], long, &[]);
+        if bits <= 56 {
+            self.b.ins().jump(short, &[]);
+        } else {
+            let fits = self
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
+            self.b.ins().brif(fits, short, &[], long, &[]);
+        }
 
         self.b.switch_to_block(short);
         // The length and the continuation bits of the first `len - 1`
@@ -636,27 +647,29 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.advance(len);
         self.b.ins().jump(done, &[]);
 
-        self.b.switch_to_block(long);
-        let encoded = self
-            .b
-            .ins()
-            .bor_imm_u(word, 0x8080_8080_8080_8080u64 as i64);
-        let cur = self.b.use_var(self.cur);
-        self.b.ins().store(flags(), encoded, cur, 0);
-        // The top 8 bits: `top` below 0x80 is one byte; otherwise its low 7
-        // bits continued, then 1.
-        let top = self.b.ins().ushr_imm_u(value, 56);
-        let second = self.b.ins().ushr_imm_u(top, 7);
-        let low7 = self.b.ins().band_imm_u(top, 0x7F);
-        let flag = self.b.ins().ishl_imm_u(second, 7);
-        let next = self.b.ins().ishl_imm_u(second, 8);
-        let tail = self.b.ins().bor(low7, flag);
-        let tail = self.b.ins().bor(tail, next);
-        let tail = self.b.ins().ireduce(types::I16, tail);
-        self.b.ins().store(flags(), tail, cur, 8);
-        let len = self.b.ins().iadd_imm_u(second, 9);
-        self.advance(len);
-        self.b.ins().jump(done, &[]);
+        if bits > 56 {
+            self.b.switch_to_block(long);
+            let encoded = self
+                .b
+                .ins()
+                .bor_imm_u(word, 0x8080_8080_8080_8080u64 as i64);
+            let cur = self.b.use_var(self.cur);
+            self.b.ins().store(flags(), encoded, cur, 0);
+            // The top 8 bits: `top` below 0x80 is one byte; otherwise its low 7
+            // bits continued, then 1.
+            let top = self.b.ins().ushr_imm_u(value, 56);
+            let second = self.b.ins().ushr_imm_u(top, 7);
+            let low7 = self.b.ins().band_imm_u(top, 0x7F);
+            let flag = self.b.ins().ishl_imm_u(second, 7);
+            let next = self.b.ins().ishl_imm_u(second, 8);
+            let tail = self.b.ins().bor(low7, flag);
+            let tail = self.b.ins().bor(tail, next);
+            let tail = self.b.ins().ireduce(types::I16, tail);
+            self.b.ins().store(flags(), tail, cur, 8);
+            let len = self.b.ins().iadd_imm_u(second, 9);
+            self.advance(len);
+            self.b.ins().jump(done, &[]);
+        }
 
         self.b.switch_to_block(done);
     }

@@ -445,6 +445,7 @@ fn compile_encoder_unguarded(
                 // `NodeEmitter::node_here`).
                 unrolled: std::cell::Cell::new(matches!(function, Function::MapEntry(_))),
                 loaded_word: std::cell::Cell::new(None),
+                tagged: std::cell::RefCell::new(Vec::new()),
             };
             match function {
                 Function::Node(_) => nodes.function_body(e, data, meta),
