@@ -95,16 +95,16 @@ pub(crate) static VARINT_SHAPES: VarintShapes = {
 /// continuation bit on all but the last; from 2^56 all eight continue and
 /// the top 8 bits follow in one or two bytes.
 #[inline(always)]
-const fn varint_u64_words(value: u64) -> (u64, u16, usize) {
+fn varint_u64_words(value: u64) -> (u64, u16, usize) {
     if value < 0x80 {
         return (value, 0, 1);
     }
     let groups = spread_7bit_groups(value);
     if value < 1 << 56 {
-        // ceil(bits / 7) bytes, 2..=8 here.
-        let len = (64 - value.leading_zeros() as usize).div_ceil(7);
-        let continued = ALL_CONTINUE >> (8 * (9 - len));
-        return (groups | continued, 0, len);
+        // 2..=8 bytes here, looked up rather than divided out.
+        let shape = value.leading_zeros() as usize;
+        let len = VARINT_SHAPES.len[shape] as usize;
+        return (groups | VARINT_SHAPES.continued[shape], 0, len);
     }
     let top = value >> 56;
     if top < 0x80 {
@@ -372,9 +372,19 @@ pub fn char_from_utf8(bytes: &[u8]) -> Option<char> {
 mod tests {
     use super::*;
 
-    /// The table agrees with the computed writer on every length boundary,
-    /// and its continuation bits complete the spread groups to the varint's
-    /// first word below 2^56.
+    /// The varint of `value`, a byte at a time.
+    fn reference(mut value: u64) -> Vec<u8> {
+        let mut bytes = vec![];
+        while value >= 0x80 {
+            bytes.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        bytes.push(value as u8);
+        bytes
+    }
+
+    /// The table's lengths are `varint_len`'s and the words built with it
+    /// are the byte-at-a-time encoding, on every length boundary.
     #[test]
     fn varint_shapes_match_the_writer() {
         let mut values = vec![0u64, 1, u64::MAX];
@@ -383,8 +393,11 @@ mod tests {
         }
         for value in values {
             let leading = value.leading_zeros() as usize;
-            let (low, _, len) = varint_u64_words(value);
-            assert_eq!(VARINT_SHAPES.len[leading], len as u64, "{value:#x}");
+            let (low, high, len) = varint_u64_words(value);
+            assert_eq!(VARINT_SHAPES.len[leading], varint_len(value) as u64);
+            let mut words = low.to_le_bytes().to_vec();
+            words.extend(high.to_le_bytes());
+            assert_eq!(words[..len], reference(value), "{value:#x}");
             if (0x80..1 << 56).contains(&value) {
                 let word = spread_7bit_groups(value) | VARINT_SHAPES.continued[leading];
                 assert_eq!(word, low, "{value:#x}");
