@@ -170,7 +170,7 @@ fn integers_at_every_varint_length_boundary() {
     for bits in 0..64 {
         for delta in [-1i64, 0, 1] {
             for sign in [1i64, -1] {
-                let v = (1u64 << bits).wrapping_add(delta as u64) as i64 * sign;
+                let v = ((1u64 << bits).wrapping_add(delta as u64) as i64).wrapping_mul(sign);
                 let value = Widths {
                     a: v as u16,
                     b: v as i16,

@@ -31,8 +31,10 @@ pub(crate) struct FunctionEmitter<'a, 'b> {
     end: Variable,
     /// Returns the (non-zero) status in its parameter.
     fail: Block,
-    /// The context's remaining depth before the function took one at entry
-    /// (stored back on success), if it counts depth.
+    /// The context's remaining depth before the function took one at entry,
+    /// if it counts depth: stored back on success (with
+    /// [`EntryHelpers::depth_in_registers`], only when a call site stored
+    /// a depth).
     depth_at_entry: Option<Value>,
     /// With [`EntryHelpers::depth_in_registers`]: the remaining depth after
     /// the levels taken so far, which the context must hold at every call
@@ -69,9 +71,11 @@ pub(crate) struct EntryHelpers {
     pub lowest_depth_left: Option<i32>,
     /// Whether the depth a function takes stays in a register and reaches
     /// the context only before calls that are given it (encoders, whose
-    /// calls all go through [`FunctionEmitter::call_native`] and
-    /// [`FunctionEmitter::call_compiled`]), rather than being stored at
-    /// every take and give.
+    /// calls given the context all go through
+    /// [`FunctionEmitter::call_native`] and
+    /// [`FunctionEmitter::call_compiled`]; facet's vtable functions and
+    /// `memcpy` are not given it), rather than being stored at every take
+    /// and give.
     pub depth_in_registers: bool,
 }
 
@@ -198,8 +202,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         }
     }
 
-    /// Takes one from the context's remaining depth for a level of node
-    /// `node`, or reports nesting beyond the limit ([`too_deep`
+    /// Takes one from the remaining depth for a level of node `node` (from
+    /// the context's at entry; with
+    /// [`EntryHelpers::depth_in_registers`], then from the register's and
+    /// without storing it), or reports nesting beyond the limit ([`too_deep`
     /// ](super::runtime::too_deep)): returning its status when `at_entry`
     /// (nothing to clean up yet), through the failure exit otherwise.
     /// Returns the remaining depth before, for [`give_depth`
@@ -243,8 +249,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         left
     }
 
-    /// Gives back the one [`take_depth`](Self::take_depth) took, by storing
-    /// the remaining depth it found (`before`, its result): everything
+    /// Gives back the one [`take_depth`](Self::take_depth) took, by making
+    /// the remaining depth it found (`before`, its result) current again:
+    /// the register's with [`EntryHelpers::depth_in_registers`], otherwise
+    /// the context's, by storing it. Everything
     /// nested in between gave back what it took, or failed (and the
     /// failure exit gives nothing back). A store of a value known since the
     /// take, not an increment of the stored word: recursive code would
@@ -262,7 +270,10 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// Before a call given the context (`args`), with
     /// [`EntryHelpers::depth_in_registers`]: makes the context's remaining
     /// depth the current one, so the callee (a compiled function at its
-    /// entry, or a helper that reports or calls back) reads it there.
+    /// entry, or a helper that calls back into compiled code or the
+    /// interpreter) reads it there. Helpers that only report or grow the
+    /// buffer do not read it; storing before every call given the context
+    /// keeps the rule simple, and those calls are on cold paths.
     fn store_depth_for(&mut self, args: &[Value]) {
         if let Some(now) = self.depth_now
             && args.contains(&self.ctx)
@@ -432,7 +443,8 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     ///
     /// The test is `cur + bytes > end` (one `lea` and a compare; no
     /// overflow: the cursor is a user-space address and `bytes` below
-    /// 2^32 here), and `cur == end` for one byte.
+    /// 2^32 here), and `cur == end` for one byte (the cursor never passes
+    /// the end: every write stays within what was ensured).
     pub fn ensure_const(&mut self, bytes: usize) {
         if bytes == 0 || self.measuring {
             return;
@@ -581,8 +593,9 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
     /// no loop and no branch on the length: the low 56 bits' 7-bit groups
     /// spread to 8 bytes in three mask-and-shift steps and the whole word
     /// is stored (bytes past the encoding are scratch the cursor moves back
-    /// over). Below 2^56 the length comes from the leading zeros and every
-    /// byte but the last gets its continuation bit; from 2^56 (only `u64`
+    /// over). Below 2^56 the length and the continuation bits of every byte
+    /// but the last are read from [`wire::VARINT_SHAPES`] by the count of
+    /// leading zeros; from 2^56 (only `u64`
     /// and `i64`, which ensure 10 bytes) all 8 bytes continue and the top
     /// 8 bits follow as one or two more bytes.
     pub fn put_varint(&mut self, value: Value) {
