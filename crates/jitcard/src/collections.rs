@@ -48,9 +48,9 @@ pub(crate) unsafe fn for_each_iterated<T: IterItem>(
             // SAFETY: `iter.iter` is a live iterator of this vtable until the
             // guard drops.
             let next = unsafe { (iteration.next)(iter.iter) };
-            // `each` sees the item where `next` stored it, word by word: a
-            // moved copy is made of wider loads, which cannot be forwarded
-            // from those stores and wait for them to reach the cache.
+            // `each` sees the item where `next` stored it: moving it out
+            // compiles to loads wider than `next`'s stores, which cannot be
+            // forwarded from them and wait for them to reach the cache.
             let Some(item) = &next else { break };
             if yielded == len {
                 return Err(node.length_mismatch(len, yielded + 1));
