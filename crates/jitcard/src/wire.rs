@@ -148,7 +148,13 @@ pub fn encode_varint_u128(value: u128, bytes: &mut [u8; MAX_VARINT_U128_LEN]) ->
 ///
 /// The words are stored straight into the vector's spare room (not through
 /// a buffer on the stack, whose byte stores a wider reload would wait for).
-#[inline]
+///
+/// Forced inline in optimized builds: the interpreter writes most of its
+/// integers here, from a walk whose size alone would make the compiler
+/// call it. Debug builds keep the call, so a deep value's interpreter
+/// frames do not each carry its locals.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub fn write_varint_u64(out: &mut Vec<u8>, value: u64) {
     if value < 0x80 {
         out.push(value as u8);
