@@ -473,6 +473,41 @@ fn errors_name_the_failing_value_not_the_first_place_of_its_type() {
     }
 }
 
+#[derive(Facet)]
+struct Chain {
+    here: Option<Box<Ipv4Addr>>,
+    shared: Option<std::sync::Arc<u16>>,
+    next: Option<Box<Chain>>,
+}
+
+#[test]
+fn error_paths_go_through_options_of_pointers() {
+    // The interpreter reads `Option<Box<T>>` and `Option<Arc<T>>` in one
+    // step (its program's `NullablePointer`); the path still names both.
+    let value = Chain {
+        here: None,
+        shared: Some(std::sync::Arc::new(7)),
+        next: Some(Box::new(Chain {
+            here: Some(Box::new(Ipv4Addr::LOCALHOST)),
+            shared: None,
+            next: None,
+        })),
+    };
+    for engine in engines() {
+        let error = Encoder::<Chain>::new(engine)
+            .unwrap()
+            .to_vec(&value)
+            .unwrap_err();
+        assert!(matches!(error, Error::Fallback { .. }), "{error:?}");
+        assert_eq!(
+            error.path(),
+            "Chain.next.Some*.here.Some*",
+            "{}",
+            engine.name()
+        );
+    }
+}
+
 // ------------------------------------------- 8. nested structs compile ---
 
 #[derive(Facet, Serialize, Clone, Copy, Default)]

@@ -115,6 +115,18 @@ pub(crate) struct Presence {
 }
 
 impl Presence {
+    /// The rule of an option whose `None` is a null address word at
+    /// `offset`, the payload being the whole option (`Option<Box<T>>` and
+    /// the like).
+    pub fn null_word(offset: i32) -> Presence {
+        Presence {
+            offset,
+            width: core::mem::size_of::<*const u8>() as u8,
+            none: 0,
+            payload_offset: 0,
+        }
+    }
+
     /// The payload of the option at `at`, or `None` for `None`: what
     /// facet's `get_value` returns, read as generated code reads it.
     ///

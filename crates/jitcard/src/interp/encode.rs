@@ -343,6 +343,32 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                         layout.pointee(src.raw_ptr())
                     })
                 }
+                Code::NullablePointer {
+                    word,
+                    data_offset,
+                    pointee,
+                } => {
+                    // SAFETY: calibration found the option's presence word
+                    // at `word` inside it: null for `None`, else the
+                    // address of the pointer it holds, `data_offset` bytes
+                    // before the live pointee.
+                    unsafe {
+                        let address = src
+                            .raw_ptr()
+                            .add(word as usize)
+                            .cast::<*const u8>()
+                            .read_unaligned();
+                        if address.is_null() {
+                            self.out.push(0);
+                            break;
+                        }
+                        self.out.push(1);
+                        self.path.enter(Step::Some);
+                        entered += 1;
+                        let pointee_at = PtrConst::new_sized(address.add(data_offset as usize));
+                        (Step::Pointee, pointee, pointee_at)
+                    }
+                }
                 Code::Scalar(scalar) => {
                     // SAFETY: `src` is a live value of this scalar kind.
                     unsafe { write_scalar(scalar, src, self.out) };
@@ -405,7 +431,9 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                     first,
                     len,
                 } => self.variant(id, (read, base, first, len), src),
-                Code::Option { .. } | Code::Pointer { .. } => self.follow(id, code, src),
+                Code::Option { .. } | Code::Pointer { .. } | Code::NullablePointer { .. } => {
+                    self.follow(id, code, src)
+                }
                 Code::Op => self.plan_op(id, src),
             }
         }

@@ -52,6 +52,18 @@ pub(crate) enum Code {
         layout: PointerLayout,
         pointee: NodeId,
     },
+    /// An option of a thin pointer whose `None` is the null address
+    /// (`Option<Box<T>>`, `Option<Arc<T>>`, `Option<&T>`, as calibration
+    /// found it): the word at `word` is null for `None`, else the pointer's
+    /// address, `data_offset` bytes before the pointee, a value of node
+    /// `pointee`. One load and one hop for what the [`Code::Option`] and
+    /// [`Code::Pointer`] it stands for do in two: recursive values are
+    /// mostly made of these.
+    NullablePointer {
+        word: i32,
+        data_offset: i32,
+        pointee: NodeId,
+    },
     /// A sized enum whose discriminants are dense or fit a table (see
     /// [`EnumOp::table`]): the discriminant read as `read`, less `base`, is
     /// below `len` for every variant, and indexes
@@ -181,19 +193,30 @@ impl Program {
                     // A recursive option or pointer goes through the
                     // interpreter's `node`, which counts its depth.
                     Op::Option(op) if !recursive => match layouts.presence[id] {
-                        Some(presence) => Code::Option {
-                            presence,
-                            some: op.some,
+                        Some(presence) => match pointer_code(plan, layouts, op.some) {
+                            Some(Code::Pointer {
+                                layout:
+                                    PointerLayout {
+                                        data_word,
+                                        len_word: None,
+                                        data_offset,
+                                    },
+                                pointee,
+                            }) if presence == Presence::null_word(data_word) => {
+                                Code::NullablePointer {
+                                    word: data_word,
+                                    data_offset,
+                                    pointee,
+                                }
+                            }
+                            _ => Code::Option {
+                                presence,
+                                some: op.some,
+                            },
                         },
                         None => Code::Op,
                     },
-                    Op::Pointer(op) if !recursive => match layouts.pointer_layout[id] {
-                        Some(layout) => Code::Pointer {
-                            layout,
-                            pointee: op.pointee,
-                        },
-                        None => Code::Op,
-                    },
+                    Op::Pointer(_) => pointer_code(plan, layouts, id).unwrap_or(Code::Op),
                     op => Scalar::of(op).map_or(Code::Op, Code::Scalar),
                 };
                 Entry { code, recursive }
@@ -285,6 +308,22 @@ impl Program {
     }
 }
 
+/// The [`Code::Pointer`] of node `id`, if it is a pointer that does not
+/// close a cycle (that one goes through the interpreter's `node`, which
+/// counts its depth) and whose layout calibration knows.
+fn pointer_code(plan: &Plan, layouts: &Layouts, id: NodeId) -> Option<Code> {
+    let Op::Pointer(op) = &plan.node(id).op else {
+        return None;
+    };
+    if plan.is_recursive(id) {
+        return None;
+    }
+    Some(Code::Pointer {
+        layout: layouts.pointer_layout[id]?,
+        pointee: op.pointee,
+    })
+}
+
 /// Appends `fields` to `parts`; their range, if it fits in `u32`s.
 fn push_parts(parts: &mut Vec<Part>, fields: &[crate::plan::FieldStep]) -> Option<(u32, u32)> {
     let start = parts.len();
@@ -353,6 +392,13 @@ mod tests {
         e: Vec<u16>,
     }
 
+    /// Every code fits in 32 bytes: a larger code costs the whole walk
+    /// more than [`Code::NullablePointer`] saves.
+    #[test]
+    fn codes_stay_small() {
+        assert!(core::mem::size_of::<Code>() <= 32);
+    }
+
     #[test]
     fn codes_follow_the_plan_and_its_calibration() {
         let plan = crate::plan::lower(Leaf::SHAPE).expect("lowers");
@@ -372,17 +418,37 @@ mod tests {
         assert_eq!(code(4), Code::Op, "lists keep their op");
         // The cycle is broken at the struct, so the option and the box are
         // flattened with their calibrated rules (`None` is the null `Box`,
-        // which calibration always finds).
+        // which calibration always finds), into one code.
         let option = parts[1].node;
-        let Code::Option { presence, some } = code(1) else {
+        let Op::Option(op) = &plan.node(option).op else {
+            panic!("`b` is an option");
+        };
+        let some = op.some;
+        let Code::NullablePointer {
+            word,
+            data_offset,
+            pointee,
+        } = code(1)
+        else {
             panic!("Option<Box<Leaf>> is flattened: {:?}", code(1));
         };
-        assert_eq!(Some(presence), plan.layouts().presence[option]);
-        let Code::Pointer { layout, pointee } = program.entry(some).code else {
-            panic!("Box<Leaf> is flattened: {:?}", program.entry(some).code);
+        assert_eq!(
+            plan.layouts().presence[option],
+            Some(Presence::null_word(word))
+        );
+        let layout = PointerLayout {
+            data_word: word,
+            len_word: None,
+            data_offset,
         };
         assert_eq!(Some(layout), plan.layouts().pointer_layout[some]);
         assert_eq!(pointee, plan.root());
+        // The box keeps its own code, for wherever it is reached alone.
+        assert_eq!(
+            program.entry(some).code,
+            Code::Pointer { layout, pointee },
+            "Box<Leaf> is flattened"
+        );
         assert!(parts.iter().all(|p| p.code == program.entry(p.node).code));
         for (id, node) in plan.ids().zip(plan.nodes()) {
             assert_eq!(program.entry(id).recursive, plan.is_recursive(id));
