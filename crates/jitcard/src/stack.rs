@@ -44,11 +44,11 @@ pub(crate) const BUILD_ROOM: usize = 2 * 1024 * 1024;
 pub const DEFAULT_MAX_DEPTH: usize = 1 << 17;
 
 /// An address close to the current stack pointer: the register itself on
-/// x86-64 and AArch64 (one instruction where the interpreter checks every
-/// node), else the address of a local.
+/// 64-bit x86-64 and AArch64 (one instruction where the interpreter checks
+/// every node), else the address of a local.
 #[inline(always)]
 pub(crate) fn stack_pointer() -> usize {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64", not(miri)))]
     {
         let sp: usize;
         // SAFETY: copies the stack pointer into a register; no memory,
@@ -58,7 +58,7 @@ pub(crate) fn stack_pointer() -> usize {
         };
         sp
     }
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", target_pointer_width = "64", not(miri)))]
     {
         let sp: usize;
         // SAFETY: as above.
@@ -67,7 +67,11 @@ pub(crate) fn stack_pointer() -> usize {
         };
         sp
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(all(
+        any(target_arch = "x86_64", target_arch = "aarch64"),
+        target_pointer_width = "64",
+        not(miri)
+    )))]
     {
         let marker = 0u8;
         core::hint::black_box(&marker) as *const u8 as usize

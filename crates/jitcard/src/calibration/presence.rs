@@ -117,7 +117,8 @@ pub(crate) struct Presence {
 impl Presence {
     /// The rule of an option whose `None` is a null address word at
     /// `offset`, the payload being the whole option (`Option<Box<T>>` and
-    /// the like).
+    /// the like): what [`Analysis::guaranteed`] gives, and what the
+    /// interpreter's program fuses with the pointer's own layout.
     pub fn null_word(offset: i32) -> Presence {
         Presence {
             offset,
@@ -415,15 +416,7 @@ impl Analysis<'_, '_> {
             && self.known.pointers[payload] == plain
             && size == WORD
             && payload_size == WORD;
-        thin_plain_pointer.then_some((
-            Presence {
-                offset: 0,
-                width: WORD as u8,
-                none: 0,
-                payload_offset: 0,
-            },
-            None,
-        ))
+        thin_plain_pointer.then_some((Presence::null_word(0), None))
     }
 }
 

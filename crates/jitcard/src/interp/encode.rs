@@ -9,9 +9,10 @@
 //! does instead of calling facet's vtable.
 //!
 //! It walks the plan's flat form, [`super::program`]: each hop reads one
-//! `Code` (a scalar, a struct's fields, a calibrated option or pointer, an
-//! enum's variant table) and falls back to the node's op in the plan for
-//! every other kind.
+//! `Code` (a scalar, a struct's fields, a calibrated option or pointer, or
+//! both at once for `Option<Box<T>>` and the like, an enum's variant
+//! table) and falls back to the node's op in the plan for every other
+//! kind.
 //!
 //! The output is a [`Sink`]: a vector, or a byte [`Count`] for
 //! `serialized_size` (which then reads lengths, never the bytes).
@@ -308,10 +309,11 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
     /// Encodes the value at `src` of node `id`, whose code is `code`, with
     /// options and pointers followed to their payload right here, in a
     /// loop, without the stack and depth checks and the dispatch of `node`
-    /// (they are most of what recursive values are made of). The loop adds
-    /// no frame per level, so no stack check is skipped; an option or
-    /// pointer that closes a cycle has no such code (see
-    /// [`Code::Option`]) and goes through `node`, which counts its depth.
+    /// (they are most of what recursive values are made of; an option of a
+    /// pointer is one hop, [`Code::NullablePointer`]). The loop adds no
+    /// frame per level, so no stack check is skipped; an option or pointer
+    /// that closes a cycle has no such code (the program gives it
+    /// [`Code::Op`]) and goes through `node`, which counts its depth.
     ///
     /// # Safety
     /// As [`node`](Self::node).
@@ -348,10 +350,14 @@ impl<'p, 'o, P: PathTracking, S: Sink> Run<'p, 'o, P, S> {
                     data_offset,
                     pointee,
                 } => {
-                    // SAFETY: calibration found the option's presence word
-                    // at `word` inside it: null for `None`, else the
-                    // address of the pointer it holds, `data_offset` bytes
-                    // before the live pointee.
+                    // SAFETY: `Program::of` makes this code only where the
+                    // option's calibrated presence rule is
+                    // `Presence::null_word(word)` and its payload, at
+                    // offset 0, is a thin pointer whose calibrated address
+                    // word is at `word` too: the word lies inside the live
+                    // option, is null for `None`, and otherwise is the
+                    // pointer's address, `data_offset` bytes before the
+                    // live pointee.
                     unsafe {
                         let address = src
                             .raw_ptr()
