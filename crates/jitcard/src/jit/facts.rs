@@ -271,3 +271,206 @@ fn bounded_size(
     sizes[id] = Some(result);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use facet::Facet;
+
+    use super::*;
+    use crate::plan::{lower, lower_for_decode};
+
+    /// The node first reached at `path` (e.g. `"Bounded.tag"`).
+    fn at(plan: &Plan, path: &str) -> NodeId {
+        plan.ids()
+            .find(|&id| plan.node(id).path == path)
+            .unwrap_or_else(|| panic!("no node at {path}"))
+    }
+
+    #[derive(Facet)]
+    #[repr(u8)]
+    #[allow(dead_code)]
+    enum Small {
+        Empty,
+        Pair(u8, u16),
+        Wide { a: u64, b: bool },
+    }
+
+    #[derive(Facet)]
+    struct Bounded {
+        byte: u8,
+        flag: bool,
+        short: u16,
+        word: u32,
+        long: i64,
+        float: f32,
+        double: f64,
+        letter: char,
+        maybe: Option<u16>,
+        boxed: Box<u8>,
+        array: [u16; 3],
+        tag: Small,
+        text: String,
+        many: Vec<u8>,
+    }
+
+    /// Each bounded node's size is the longest encoding of its type, with
+    /// room for the word a varint store writes; what has no bound (text,
+    /// lists) has none, and neither has a struct holding one.
+    #[test]
+    fn bounded_sizes_are_the_longest_encodings() {
+        let plan = lower(Bounded::SHAPE).expect("lowers");
+        let facts = PlanFacts::of(&plan);
+        let size = |path: &str| facts.max_size[at(&plan, path)];
+        let varint = |longest: usize| Some(longest.max(VARINT_STORE));
+        assert_eq!(size("Bounded.byte"), Some(1));
+        assert_eq!(size("Bounded.flag"), Some(1));
+        assert_eq!(size("Bounded.short"), varint(3));
+        assert_eq!(size("Bounded.word"), varint(5));
+        assert_eq!(size("Bounded.long"), varint(10));
+        assert_eq!(size("Bounded.float"), Some(4));
+        assert_eq!(size("Bounded.double"), Some(8));
+        assert_eq!(size("Bounded.letter"), Some(5));
+        assert_eq!(size("Bounded.maybe"), Some(1 + VARINT_STORE));
+        assert_eq!(size("Bounded.boxed"), Some(1));
+        assert_eq!(size("Bounded.array"), Some(3 * VARINT_STORE));
+        // The tag's varint, then the largest variant: `Wide`'s u64 and bool.
+        assert_eq!(size("Bounded.tag"), Some(wire::MAX_VARINT_U64_LEN + 10 + 1));
+        assert_eq!(size("Bounded.text"), None);
+        assert_eq!(size("Bounded.many"), None);
+        assert_eq!(size("Bounded"), None);
+        assert!(facts.own_function[plan.root()]);
+        assert_eq!(
+            facts.own_function.iter().filter(|(_, own)| **own).count(),
+            1,
+            "a plan without cycles, sets or shared large nodes is one function"
+        );
+    }
+
+    #[derive(Facet)]
+    struct Huge {
+        block: [[[u8; 64]; 64]; 64],
+        small: [[u16; 8]; 8],
+    }
+
+    /// A bound too large to reserve in one check counts as no bound.
+    #[test]
+    fn bounds_beyond_one_reservation_are_dropped() {
+        let plan = lower(Huge::SHAPE).expect("lowers");
+        let facts = PlanFacts::of(&plan);
+        assert_eq!(
+            facts.max_size[at(&plan, "Huge.small")],
+            Some(64 * VARINT_STORE)
+        );
+        assert_eq!(facts.max_size[at(&plan, "Huge.block")], None);
+    }
+
+    #[derive(Facet)]
+    struct Tree {
+        value: i64,
+        left: Option<Box<Tree>>,
+        right: Option<Box<Tree>>,
+    }
+
+    #[derive(Facet)]
+    struct Collections {
+        set: BTreeSet<u32>,
+        map: BTreeMap<u16, String>,
+        list: Vec<Tree>,
+    }
+
+    /// The root, the node that closes a cycle, and each set's items get a
+    /// function; each map gets an entry function; nothing else does, and
+    /// a recursive node has no bound.
+    #[test]
+    fn functions_are_the_root_cycles_sets_and_map_entries() {
+        let plan = lower(Collections::SHAPE).expect("lowers");
+        let facts = PlanFacts::of(&plan);
+        let tree = at(&plan, "Collections.list[]");
+        assert!(plan.is_recursive(tree));
+        let set_item = at(&plan, "Collections.set[]");
+        let map = at(&plan, "Collections.map");
+        let mut expected = vec![
+            Function::Node(plan.root()),
+            Function::Node(tree),
+            Function::Node(set_item),
+            Function::MapEntry(map),
+        ];
+        let mut functions = facts.functions(&plan);
+        let key = |f: &Function| (matches!(f, Function::MapEntry(_)), f.node().index());
+        expected.sort_by_key(key);
+        functions.sort_by_key(key);
+        assert_eq!(functions, expected);
+        assert_eq!(facts.max_size[tree], None, "a tree has no bound");
+        // The option of the box that reaches the tree again is inlined, and
+        // unbounded: it calls the tree's function.
+        let child = at(&plan, "Collections.list[].left");
+        assert!(!facts.own_function[child]);
+        assert_eq!(facts.max_size[child], None);
+    }
+
+    #[derive(Facet, Clone, Copy)]
+    struct Pair<T> {
+        a: T,
+        b: T,
+    }
+
+    type P4<T> = Pair<Pair<Pair<Pair<T>>>>;
+
+    #[derive(Facet)]
+    struct Shared {
+        big: P4<P4<bool>>,
+        first: Option<String>,
+        second: Option<String>,
+    }
+
+    /// A node used more than once goes into a function of its own only
+    /// when inlining it everywhere would exceed the budget: the deep pairs
+    /// do, the small option of a string stays inline at both uses.
+    #[test]
+    fn only_large_shared_nodes_are_outlined() {
+        let plan = lower(Shared::SHAPE).expect("lowers");
+        let facts = PlanFacts::of(&plan);
+        let outlined: Vec<NodeId> = facts
+            .own_function
+            .iter()
+            .filter(|&(id, own)| *own && id != plan.root())
+            .map(|(id, _)| id)
+            .collect();
+        assert!(!outlined.is_empty(), "2^8 inlined leaves exceed the budget");
+        for &id in &outlined {
+            assert!(plan.node(id).path.starts_with("Shared.big"));
+        }
+        assert!(!facts.own_function[at(&plan, "Shared.first")]);
+    }
+
+    #[derive(Facet)]
+    struct Rows {
+        rows: Vec<Row>,
+        bytes: Vec<u8>,
+        names: Vec<String>,
+    }
+
+    #[derive(Facet)]
+    struct Row {
+        id: u32,
+        name: String,
+    }
+
+    /// Decoders give elements of lists that are records a function of
+    /// their own; scalar and string elements stay inline.
+    #[test]
+    fn decoders_outline_record_elements() {
+        let plan = lower_for_decode(Rows::SHAPE).expect("lowers");
+        let own = decode_functions(&plan);
+        assert!(own[plan.root()]);
+        let element = |path: &str| match &plan.node(at(&plan, path)).op {
+            Op::List(op) => op.elements.node,
+            _ => panic!("{path} is a list"),
+        };
+        assert!(own[element("Rows.rows")]);
+        assert!(!own[element("Rows.bytes")]);
+        assert!(!own[element("Rows.names")]);
+    }
+}
