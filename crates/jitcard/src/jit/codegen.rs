@@ -62,9 +62,10 @@ impl NodeEmitter<'_> {
     }
 
     /// Emits the body of the entry function of the map node being compiled
-    /// ([`Function::MapEntry`]): `data` points at the key's and the value's
-    /// facet pointer words, which are encoded one after the other, inline
-    /// (one capacity check when both are bounded).
+    /// ([`Function::MapEntry`](super::Function::MapEntry)): `data` points
+    /// at the key's and the value's facet pointer words, which are encoded
+    /// one after the other, inline (one capacity check when both are
+    /// bounded).
     pub fn map_entry_body(&self, e: &mut FunctionEmitter, data: Value, meta: Value) {
         let id = self.function_node;
         let this = self.callees.map_entries[id.index()].expect("every map entry is declared");

@@ -169,7 +169,7 @@ impl CompiledSizer {
     /// The exact length of the encoding of the value at `src`.
     ///
     /// # Safety
-    /// As [`EncoderCode::encode`].
+    /// As [`CompiledEncoder::encode`](tiers::CompiledEncoder::encode).
     pub(crate) unsafe fn measure(
         &self,
         plan: &Plan,
