@@ -106,12 +106,15 @@ fn varint_u64_words(value: u64) -> (u64, u16, usize) {
         let len = VARINT_SHAPES.len[shape] as usize;
         return (groups | VARINT_SHAPES.continued[shape], 0, len);
     }
+    // The top 8 bits are the ninth byte, whose own top bit is its
+    // continuation bit; that bit again is the tenth byte.
     let top = value >> 56;
-    if top < 0x80 {
-        (groups | ALL_CONTINUE, top as u16, 9)
-    } else {
-        (groups | ALL_CONTINUE, (top as u16 | 0x80) | (1 << 8), 10)
-    }
+    let tenth = top >> 7;
+    (
+        groups | ALL_CONTINUE,
+        (top | tenth << 8) as u16,
+        9 + tenth as usize,
+    )
 }
 
 /// Writes `value` as an unsigned LEB128 varint into `bytes` and returns how

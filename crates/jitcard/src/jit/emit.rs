@@ -613,7 +613,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         let one = self.b.create_block();
         let rest = self.b.create_block();
         let short = self.b.create_block();
-        let long = self.b.create_block();
+        let long = (bits > 56).then(|| self.b.create_block());
         let done = self.b.create_block();
         let small = self
             .b
@@ -627,14 +627,17 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
 
         self.b.switch_to_block(rest);
         let word = self.spread_groups(value);
-        if bits <= 56 {
-            self.b.ins().jump(short, &[]);
-        } else {
-            let fits = self
-                .b
-                .ins()
-                .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
-            self.b.ins().brif(fits, short, &[], long, &[]);
+        match long {
+            None => {
+                self.b.ins().jump(short, &[]);
+            }
+            Some(long) => {
+                let fits = self
+                    .b
+                    .ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThan, value, 1 << 56);
+                self.b.ins().brif(fits, short, &[], long, &[]);
+            }
         }
 
         self.b.switch_to_block(short);
@@ -660,7 +663,7 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
         self.advance(len);
         self.b.ins().jump(done, &[]);
 
-        if bits > 56 {
+        if let Some(long) = long {
             self.b.switch_to_block(long);
             let encoded = self
                 .b
@@ -668,18 +671,15 @@ impl<'a, 'b> FunctionEmitter<'a, 'b> {
                 .bor_imm_u(word, 0x8080_8080_8080_8080u64 as i64);
             let cur = self.b.use_var(self.cur);
             self.b.ins().store(flags(), encoded, cur, 0);
-            // The top 8 bits: `top` below 0x80 is one byte; otherwise its low 7
-            // bits continued, then 1.
+            // As `wire::varint_u64_words`: the top 8 bits are the ninth
+            // byte (its top bit its continuation bit), that bit the tenth.
             let top = self.b.ins().ushr_imm_u(value, 56);
-            let second = self.b.ins().ushr_imm_u(top, 7);
-            let low7 = self.b.ins().band_imm_u(top, 0x7F);
-            let flag = self.b.ins().ishl_imm_u(second, 7);
-            let next = self.b.ins().ishl_imm_u(second, 8);
-            let tail = self.b.ins().bor(low7, flag);
-            let tail = self.b.ins().bor(tail, next);
+            let tenth = self.b.ins().ushr_imm_u(top, 7);
+            let shifted = self.b.ins().ishl_imm_u(tenth, 8);
+            let tail = self.b.ins().bor(top, shifted);
             let tail = self.b.ins().ireduce(types::I16, tail);
             self.b.ins().store(flags(), tail, cur, 8);
-            let len = self.b.ins().iadd_imm_u(second, 9);
+            let len = self.b.ins().iadd_imm_u(tenth, 9);
             self.advance(len);
             self.b.ins().jump(done, &[]);
         }
